@@ -1,0 +1,2 @@
+// Entry point of the load-test harness.
+return 0;

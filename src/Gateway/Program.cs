@@ -1,0 +1,2 @@
+// Entry point of the gateway.
+return 0;

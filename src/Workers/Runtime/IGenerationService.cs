@@ -1,0 +1,69 @@
+namespace Serving.Workers.Runtime;
+
+/// <summary>
+/// What the worker's HTTP layer asks of the step loop. Thread-safe: called from request threads; the
+/// implementation hands requests to the single engine thread through a bounded channel.
+/// </summary>
+public interface IGenerationService
+{
+    /// <summary>
+    /// Enqueues one turn and streams its tokens. Throws <see cref="GenerationRejectedException"/> before the first
+    /// event when the request cannot be served (context too long, queue full). Cancelling <paramref name="ct"/>
+    /// aborts the turn and frees its engine resources.
+    /// </summary>
+    IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, CancellationToken ct);
+
+    /// <summary>Ends a session at once (X-Session-Final or expiry): frees resident, parked and spilled state.</summary>
+    void EndSession(string sessionKey);
+
+    /// <summary>A consistent snapshot for the stats endpoint and admission control.</summary>
+    WorkerStats GetStats();
+}
+
+/// <summary>One turn of a session, already tokenized with the chat template.</summary>
+/// <param name="SessionKey">Tenant-scoped session key from the gateway; null for a one-shot request.</param>
+/// <param name="ToolsOffered">True when the request offered tools, so the output is checked for tool calls
+/// (<see cref="Protocol.ToolCallFormat"/>) and a tool pause starts when it has one.</param>
+/// <param name="ExpectedToolMs">The client's guess of the coming tool pause (X-Tool-Expected-Ms), if any.</param>
+public sealed record GenerationRequest(
+    string RequestId,
+    string? SessionKey,
+    int[] PromptTokens,
+    int MaxTokens,
+    SamplingOptions Sampling,
+    IReadOnlyList<string> Stop,
+    bool IsFinal,
+    bool ToolsOffered,
+    double? ExpectedToolMs);
+
+public sealed record SamplingOptions(float Temperature, float TopP, ulong? Seed)
+{
+    public static SamplingOptions Greedy { get; } = new(0f, 1f, null);
+}
+
+public abstract record GenerationEvent;
+
+/// <summary>One sampled token. <see cref="Text"/> is the newly completed UTF-8 text (may be empty mid-character).</summary>
+public sealed record TokenEvent(int Token, string Text) : GenerationEvent;
+
+/// <summary>The last event of a turn.</summary>
+public sealed record CompletedEvent(FinishReason Reason, int PromptTokens, int CachedTokens, int CompletionTokens)
+    : GenerationEvent;
+
+public enum FinishReason { Stop, Length, ToolCalls, Cancelled, Error }
+
+public sealed class GenerationRejectedException(string code, string message, int statusCode) : Exception(message)
+{
+    /// <summary>OpenAI-style string code, e.g. "context_length_exceeded" or "server_busy".</summary>
+    public string Code { get; } = code;
+    public int StatusCode { get; } = statusCode;
+}
+
+public sealed record WorkerStats(
+    int RunningRequests,
+    int WaitingRequests,
+    int ResidentSessions,
+    int ParkedSessions,
+    double KvCacheUsage,
+    int SlotCount,
+    int FreeSlots);
