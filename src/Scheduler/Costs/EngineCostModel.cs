@@ -1,0 +1,55 @@
+namespace Serving.Scheduler.Costs;
+
+/// <summary>
+/// How long engine work takes, as a deterministic formula. Used three ways: by the adaptive tool-pause policy
+/// (is restoring cheaper than recomputing?), by the simulated engine (to charge virtual time), and by the
+/// large-scale simulation. Defaults are the medians measured for the 125M-parameter F16 model on 2 cores
+/// (see shared/reference/llama-native-notes.md §4); they are ±15 % on that noisy machine.
+/// </summary>
+public sealed record EngineCostModel
+{
+    /// <summary>Prefill throughput of one sequence (tokens/s). Measured 714–814 for 512-token prompts.</summary>
+    public double PrefillTokensPerSecond { get; init; } = 750;
+
+    /// <summary>Fixed part of one decode step (ms): step(B) ≈ fixed + perSequence·B for B ≥ 4.</summary>
+    public double DecodeStepFixedMs { get; init; } = 4.0;
+
+    /// <summary>Cost of each sequence in a decode step (ms).</summary>
+    public double DecodePerSequenceMs { get; init; } = 1.9;
+
+    /// <summary>Extra decode cost per cached context token per sequence (ms); measured ≈ 1.5 µs.</summary>
+    public double DecodePerContextTokenMs { get; init; } = 0.0015;
+
+    /// <summary>KV bytes per token (F16, 12 layers × 2 × 256 × 2 B plus metadata ≈ 12.3 KB).</summary>
+    public double KvBytesPerToken { get; init; } = 12_300;
+
+    /// <summary>Copying a sequence out to host memory (bytes/s): 12.6 MB in ≈ 0.65 ms (get + rm).</summary>
+    public double ParkBytesPerSecond { get; init; } = 19e9;
+
+    /// <summary>Copying a sequence back in (bytes/s): 12.6 MB in ≈ 0.85 ms.</summary>
+    public double RestoreBytesPerSecond { get; init; } = 14.8e9;
+
+    /// <summary>Writing or reading a spilled blob on disk (bytes/s): 12.6 MB in 14–50 ms.</summary>
+    public double DiskBytesPerSecond { get; init; } = 500e6;
+
+    public TimeSpan Prefill(int tokens) => TimeSpan.FromSeconds(tokens / PrefillTokensPerSecond);
+
+    /// <summary>One decode step over <paramref name="sequences"/> sequences holding <paramref name="contextTokens"/> in total.</summary>
+    public TimeSpan DecodeStep(int sequences, long contextTokens)
+    {
+        if (sequences <= 0)
+        {
+            return TimeSpan.Zero;
+        }
+
+        // B = 1 uses ggml's gemv path (≈4.4 ms); B ≥ 2 switches to tinyBLAS, hence the linear fit.
+        var ms = sequences == 1 ? DecodeStepFixedMs + 0.4 : DecodeStepFixedMs + DecodePerSequenceMs * sequences;
+        return TimeSpan.FromMilliseconds(ms + DecodePerContextTokenMs * contextTokens);
+    }
+
+    public TimeSpan Park(int tokens) => TimeSpan.FromSeconds(tokens * KvBytesPerToken / ParkBytesPerSecond);
+
+    public TimeSpan Restore(int tokens) => TimeSpan.FromSeconds(tokens * KvBytesPerToken / RestoreBytesPerSecond);
+
+    public TimeSpan DiskTransfer(int tokens) => TimeSpan.FromSeconds(tokens * KvBytesPerToken / DiskBytesPerSecond);
+}
