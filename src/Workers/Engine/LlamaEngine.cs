@@ -1,0 +1,358 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Serving.Workers.Native;
+
+namespace Serving.Workers.Engine;
+
+/// <summary>
+/// The real engine: one llama.cpp model and context with <see cref="EngineInfo.SlotCount"/> sequence slots in
+/// non-unified KV mode (each slot its own stream, so results do not depend on batch neighbours and a restored
+/// sequence is bit-identical). Every call that could reach a GGML_ASSERT (which aborts the whole process) is
+/// validated here first.
+/// </summary>
+public sealed unsafe class LlamaEngine : IInferenceEngine
+{
+    private readonly nint _model;
+    private readonly nint _context;
+    private readonly nint _vocab;
+    private readonly nint _memory;
+    private readonly string _template;
+    private LlamaBatch _batch;
+    private readonly int[] _outputIndexOfChunk;
+    private readonly int[] _lengths;
+    private bool _disposed;
+
+    private LlamaEngine(nint model, nint context, LlamaEngineOptions options)
+    {
+        _model = model;
+        _context = context;
+        _vocab = LlamaApi.llama_model_get_vocab(model);
+        _memory = LlamaApi.llama_get_memory(context);
+        var slots = (int)LlamaApi.llama_n_seq_max(context);
+        var batchTokens = (int)LlamaApi.llama_n_batch(context);
+        _batch = LlamaApi.llama_batch_init(batchTokens, 0, 1);
+        _outputIndexOfChunk = new int[batchTokens];
+        _lengths = new int[slots];
+        _template = ReadTemplate(model);
+        var nLayer = LlamaApi.llama_model_n_layer(model);
+        var nEmbd = LlamaApi.llama_model_n_embd(model);
+        var kvDim = nEmbd / LlamaApi.llama_model_n_head(model) * LlamaApi.llama_model_n_head_kv(model);
+        Info = new EngineInfo(
+            ModelName: Path.GetFileNameWithoutExtension(options.ModelPath),
+            VocabSize: LlamaApi.llama_vocab_n_tokens(_vocab),
+            SlotCount: slots,
+            ContextPerSlot: (int)LlamaApi.llama_n_ctx_seq(context),
+            MaxBatchTokens: batchTokens,
+            KvBytesPerToken: 2L * nLayer * kvDim * 2,
+            BosToken: LlamaApi.llama_vocab_bos(_vocab),
+            EosToken: LlamaApi.llama_vocab_eos(_vocab));
+    }
+
+    public EngineInfo Info { get; }
+
+    /// <exception cref="EngineLoadException">Bad options, missing/corrupt model, missing native libraries.</exception>
+    public static LlamaEngine Load(LlamaEngineOptions options)
+    {
+        var errors = options.Validate().ToList();
+        if (errors.Count > 0)
+        {
+            throw new EngineLoadException("invalid engine options: " + string.Join("; ", errors));
+        }
+
+        CheckModelFile(options.ModelPath);
+        LlamaNative.Initialize(options.NativeDir);
+        var modelParams = LlamaApi.llama_model_default_params();
+        var model = LlamaApi.llama_model_load_from_file(options.ModelPath, modelParams);
+        if (model == 0)
+        {
+            throw new EngineLoadException($"llama.cpp could not load the model {options.ModelPath} (corrupt or unsupported GGUF; see the log above)");
+        }
+
+        var p = LlamaApi.llama_context_default_params();
+        p.NSeqMax = (uint)options.SlotCount;
+        p.NCtx = (uint)(options.SlotCount * options.ContextPerSlot);
+        p.NBatch = (uint)options.BatchTokens;
+        p.NUbatch = (uint)options.BatchTokens;
+        p.NThreads = options.Threads;
+        p.NThreadsBatch = options.Threads;
+        p.KvUnified = 0;
+        // Logits may be requested for every chunk of a batch (one per sequence), not one per sequence per ubatch only.
+        p.NOutputsMax = 0;
+        var context = LlamaApi.llama_init_from_model(model, p);
+        if (context == 0)
+        {
+            LlamaApi.llama_model_free(model);
+            throw new EngineLoadException($"llama.cpp could not create a context ({options.SlotCount} slots × {options.ContextPerSlot} tokens) for {options.ModelPath}");
+        }
+
+        return new LlamaEngine(model, context, options);
+    }
+
+    private static void CheckModelFile(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new EngineLoadException($"model file not found: {path}");
+        }
+
+        Span<byte> magic = stackalloc byte[4];
+        using var file = File.OpenRead(path);
+        if (file.Read(magic) != 4 || !magic.SequenceEqual("GGUF"u8))
+        {
+            throw new EngineLoadException($"not a GGUF model file: {path}");
+        }
+    }
+
+    public int[] Tokenize(string text, bool addBos)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        var tokens = new int[bytes.Length + 8];
+        fixed (byte* b = bytes)
+        fixed (int* t = tokens)
+        {
+            var n = LlamaApi.llama_tokenize(_vocab, b, bytes.Length, t, tokens.Length, addBos, parseSpecial: true);
+            if (n < 0)
+            {
+                tokens = new int[-n];
+                fixed (int* t2 = tokens)
+                {
+                    n = LlamaApi.llama_tokenize(_vocab, b, bytes.Length, t2, tokens.Length, addBos, parseSpecial: true);
+                }
+            }
+
+            return tokens.AsSpan(0, Math.Max(n, 0)).ToArray();
+        }
+    }
+
+    public byte[] TokenBytes(int token)
+    {
+        // Control tokens (<|im_end|>, </s>) render as nothing so they never leak into generated text.
+        Span<byte> buffer = stackalloc byte[256];
+        fixed (byte* b = buffer)
+        {
+            var n = LlamaApi.llama_token_to_piece(_vocab, token, b, buffer.Length, 0, special: false);
+            return n <= 0 ? [] : buffer[..n].ToArray();
+        }
+    }
+
+    public bool IsEndOfGeneration(int token) => LlamaApi.llama_vocab_is_eog(_vocab, token);
+
+    public string ApplyChatTemplate(IReadOnlyList<ChatTurn> messages, bool addAssistantPrompt) =>
+        Apply(_template, messages, addAssistantPrompt) ?? Apply("chatml", messages, addAssistantPrompt)!;
+
+    public DecodeStatus Decode(IReadOnlyList<SequenceChunk> chunks)
+    {
+        if (!IsValid(chunks))
+        {
+            return DecodeStatus.Invalid;
+        }
+
+        var n = 0;
+        for (var c = 0; c < chunks.Count; c++)
+        {
+            var chunk = chunks[c];
+            for (var i = 0; i < chunk.Tokens.Length; i++, n++)
+            {
+                _batch.Token[n] = chunk.Tokens[i];
+                _batch.Pos[n] = chunk.StartPosition + i;
+                _batch.NSeqId[n] = 1;
+                _batch.SeqId[n][0] = chunk.Slot;
+                var isLast = i == chunk.Tokens.Length - 1;
+                _batch.Logits[n] = (sbyte)(isLast && chunk.WantLogits ? 1 : 0);
+            }
+
+            _outputIndexOfChunk[c] = n - 1;
+        }
+
+        _batch.NTokens = n;
+        var status = (DecodeStatus)LlamaApi.llama_decode(_context, _batch);
+        foreach (var chunk in chunks)
+        {
+            _lengths[chunk.Slot] = SequenceLengthFromMemory(chunk.Slot);
+        }
+
+        return status;
+    }
+
+    public void CopyLogits(int chunkIndex, Span<float> destination)
+    {
+        var logits = LlamaApi.llama_get_logits_ith(_context, _outputIndexOfChunk[chunkIndex]);
+        if (logits is null)
+        {
+            throw new InvalidOperationException($"chunk {chunkIndex} of the last decode produced no logits");
+        }
+
+        new ReadOnlySpan<float>(logits, Info.VocabSize).CopyTo(destination);
+    }
+
+    public int SequenceLength(int slot)
+    {
+        CheckSlot(slot);
+        return _lengths[slot];
+    }
+
+    public void Truncate(int slot, int keepTokens)
+    {
+        CheckSlot(slot);
+        ArgumentOutOfRangeException.ThrowIfNegative(keepTokens);
+        if (keepTokens >= _lengths[slot])
+        {
+            return;
+        }
+
+        // Removing a tail of a non-unified sequence is supported; a failure would mean a recurrent model.
+        if (!LlamaApi.llama_memory_seq_rm(_memory, slot, keepTokens, -1))
+        {
+            throw new InvalidOperationException($"llama.cpp refused to truncate slot {slot} to {keepTokens} tokens");
+        }
+
+        _lengths[slot] = keepTokens;
+    }
+
+    public void CopySequence(int sourceSlot, int targetSlot)
+    {
+        CheckSlot(sourceSlot);
+        CheckSlot(targetSlot);
+        if (sourceSlot == targetSlot)
+        {
+            return;
+        }
+
+        // Only full-range copies: a partial seq_cp across non-unified streams GGML_ASSERTs and kills the process.
+        LlamaApi.llama_memory_seq_rm(_memory, targetSlot, -1, -1);
+        LlamaApi.llama_memory_seq_cp(_memory, sourceSlot, targetSlot, -1, -1);
+        _lengths[targetSlot] = _lengths[sourceSlot];
+    }
+
+    public long SequenceStateSize(int slot)
+    {
+        CheckSlot(slot);
+        return (long)LlamaApi.llama_state_seq_get_size(_context, slot);
+    }
+
+    public long SaveSequence(int slot, Span<byte> destination)
+    {
+        CheckSlot(slot);
+        fixed (byte* d = destination)
+        {
+            return (long)LlamaApi.llama_state_seq_get_data(_context, d, (nuint)destination.Length, slot);
+        }
+    }
+
+    public bool LoadSequence(int slot, ReadOnlySpan<byte> source)
+    {
+        CheckSlot(slot);
+        LlamaApi.llama_memory_seq_rm(_memory, slot, -1, -1);
+        fixed (byte* s = source)
+        {
+            var read = LlamaApi.llama_state_seq_set_data(_context, s, (nuint)source.Length, slot);
+            _lengths[slot] = read == 0 ? 0 : SequenceLengthFromMemory(slot);
+            return read != 0;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        LlamaApi.llama_batch_free(_batch);
+        LlamaApi.llama_free(_context);
+        LlamaApi.llama_model_free(_model);
+    }
+
+    private int SequenceLengthFromMemory(int slot) => LlamaApi.llama_memory_seq_pos_max(_memory, slot) + 1;
+
+    /// <summary>Rejects what llama_decode would reject or assert on: bad slots, tokens, positions, batch size.</summary>
+    private bool IsValid(IReadOnlyList<SequenceChunk> chunks)
+    {
+        var total = 0;
+        var seen = new HashSet<int>();
+        foreach (var chunk in chunks)
+        {
+            if (chunk.Slot < 0 || chunk.Slot >= Info.SlotCount || !seen.Add(chunk.Slot) || chunk.Tokens.Length == 0
+                || chunk.StartPosition != _lengths[chunk.Slot]
+                || chunk.StartPosition + chunk.Tokens.Length > Info.ContextPerSlot)
+            {
+                return false;
+            }
+
+            foreach (var token in chunk.Tokens)
+            {
+                if ((uint)token >= (uint)Info.VocabSize)
+                {
+                    return false;
+                }
+            }
+
+            total += chunk.Tokens.Length;
+        }
+
+        return total > 0 && total <= Info.MaxBatchTokens;
+    }
+
+    private void CheckSlot(int slot)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(slot);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(slot, Info.SlotCount);
+    }
+
+    private static string ReadTemplate(nint model)
+    {
+        var template = LlamaApi.llama_model_chat_template(model, null);
+        return template == 0 ? "chatml" : Marshal.PtrToStringUTF8(template) ?? "chatml";
+    }
+
+    /// <summary>llama_chat_apply_template; null when the template is not one llama.cpp knows.</summary>
+    private static string? Apply(string template, IReadOnlyList<ChatTurn> messages, bool addAssistant)
+    {
+        var pinned = new List<nint>();
+        try
+        {
+            nint Utf8(string s)
+            {
+                var p = Marshal.StringToCoTaskMemUTF8(s);
+                pinned.Add(p);
+                return p;
+            }
+
+            var chat = new LlamaChatMessage[messages.Count];
+            for (var i = 0; i < messages.Count; i++)
+            {
+                chat[i] = new LlamaChatMessage { Role = Utf8(messages[i].Role), Content = Utf8(messages[i].Content) };
+            }
+
+            var tmpl = (byte*)Utf8(template);
+            var capacity = 256 + messages.Sum(m => Encoding.UTF8.GetByteCount(m.Content) + 64) * 2;
+            var buffer = new byte[capacity];
+            fixed (LlamaChatMessage* c = chat)
+            fixed (byte* b = buffer)
+            {
+                var n = LlamaApi.llama_chat_apply_template(tmpl, c, (nuint)chat.Length, addAssistant, b, buffer.Length);
+                if (n < 0)
+                {
+                    return null;
+                }
+
+                if (n > buffer.Length)
+                {
+                    buffer = new byte[n];
+                    fixed (byte* b2 = buffer)
+                    {
+                        n = LlamaApi.llama_chat_apply_template(tmpl, c, (nuint)chat.Length, addAssistant, b2, buffer.Length);
+                    }
+                }
+
+                return Encoding.UTF8.GetString(buffer, 0, n);
+            }
+        }
+        finally
+        {
+            pinned.ForEach(Marshal.FreeCoTaskMem);
+        }
+    }
+}
