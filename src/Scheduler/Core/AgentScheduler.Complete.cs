@@ -1,0 +1,203 @@
+using Serving.Scheduler.Contracts;
+using Serving.Scheduler.Pauses;
+
+namespace Serving.Scheduler.Core;
+
+internal sealed partial class AgentScheduler
+{
+    public void Complete(BatchPlan plan, StepResult result)
+    {
+        foreach (var outcome in result.MemoryResults)
+        {
+            ApplyMemoryResult(outcome);
+        }
+
+        if (result.DecodeFailed)
+        {
+            // The batch's KV may be half-written: forget those sessions; their next turn recomputes from scratch.
+            foreach (var chunk in plan.Chunks)
+            {
+                if (_turns.TryGetValue(chunk.RequestId, out var failed))
+                {
+                    EndSession(failed.Session.Key);
+                }
+            }
+
+            return;
+        }
+
+        var progress = result.Progress.ToDictionary(p => p.RequestId, StringComparer.Ordinal);
+        foreach (var chunk in plan.Chunks)
+        {
+            if (!_turns.TryGetValue(chunk.RequestId, out var turn) || turn.Slot != chunk.Slot)
+            {
+                continue; // Cancelled or ended while the step ran.
+            }
+
+            var session = turn.Session;
+            session.KvTokens.AddRange(chunk.Tokens);
+            if (!chunk.IsDecode)
+            {
+                turn.PrefillPosition += chunk.Tokens.Length;
+            }
+
+            SyncBlocks(session);
+            if (!progress.TryGetValue(chunk.RequestId, out var p))
+            {
+                continue;
+            }
+
+            if (p.SampledToken is { } token)
+            {
+                turn.Decoding = true;
+                turn.PendingToken = token;
+                turn.Generated++;
+            }
+
+            if (p.State == TurnState.Finished)
+            {
+                FinishTurn(turn, p.EndedWithToolCall, p.ToolName);
+            }
+        }
+    }
+
+    /// <summary>A failed restore or park means the KV is gone: the session will recompute, never resume wrong state.</summary>
+    private void ApplyMemoryResult(MemoryOpResult outcome)
+    {
+        if (outcome.Succeeded || !_sessions.TryGetValue(outcome.Op.SessionKey, out var session))
+        {
+            return;
+        }
+
+        switch (outcome.Op)
+        {
+            case RestoreOp restore:
+                _restoreFailures++;
+                _recomputes++;
+                session.KvTokens.Clear();
+                SyncBlocks(session);
+                if (session.ActiveTurn is { Placed: true } turn && turn.Slot == restore.Slot)
+                {
+                    turn.PrefillPosition = 0;
+                    turn.CachedTokens = 0;
+                }
+
+                break;
+            case ParkOp:
+                session.ParkedEntry = null;
+                session.KvTokens.Clear();
+                break;
+        }
+    }
+
+    /// <summary>The turn is over: the session pauses (or ends, on its final turn).</summary>
+    private void FinishTurn(TurnInFlight turn, bool endedWithToolCall, string? toolName)
+    {
+        var session = turn.Session;
+        var now = _time.GetUtcNow();
+        _turns.Remove(turn.Request.RequestId);
+        _running.Remove(turn);
+        session.ActiveTurn = null;
+        session.LastActivity = now;
+        if (turn.Request.IsFinal)
+        {
+            Forget(session);
+            return;
+        }
+
+        session.Paused = true;
+        session.PauseStart = now;
+        session.PauseTool = endedWithToolCall ? toolName ?? "" : null;
+        session.PredictedPause = _predictor.Predict(session.PauseTool, turn.Request.ExpectedToolMs);
+        if (session.Slot is null)
+        {
+            return;
+        }
+
+        var decision = _pausePolicy.OnPauseStart(new PauseContext(session.KvTokens.Count, session.PredictedPause, _waiting.Count > 0, now));
+        if (decision.Action == PauseAction.Keep)
+        {
+            session.KeepUntil = decision.KeepUntil;
+            _pausedResident.Add(session);
+        }
+        else
+        {
+            Evict(session, decision.Action);
+        }
+    }
+
+    /// <summary>Frees a resident session's slot by parking or dropping its KV.</summary>
+    private void Evict(SessionState session, PauseAction action)
+    {
+        var slot = session.Slot!.Value;
+        _pausedResident.Remove(session);
+        session.KeepUntil = null;
+        if (action == PauseAction.Park && session.KvTokens.Count > 0)
+        {
+            _pendingOps.Add(new ParkOp(session.Key, slot, session.EntryId));
+            session.ParkedEntry = session.EntryId;
+            _parks++;
+        }
+        else if (action != PauseAction.Keep)
+        {
+            _pendingOps.Add(new DropOp(session.Key, slot, null));
+            session.KvTokens.Clear();
+            _drops++;
+        }
+
+        _slots[slot] = null;
+        session.Slot = null;
+        SyncBlocks(session);
+    }
+
+    /// <summary>Frees everything of a session and forgets it.</summary>
+    private void Forget(SessionState session)
+    {
+        if (session.Slot is { } slot)
+        {
+            _pendingOps.Add(new DropOp(session.Key, slot, session.ParkedEntry));
+            _slots[slot] = null;
+            session.Slot = null;
+        }
+        else if (session.ParkedEntry is { } entry)
+        {
+            _pendingOps.Add(new DropOp(session.Key, null, entry));
+        }
+
+        session.ParkedEntry = null;
+        session.KvTokens.Clear();
+        SyncBlocks(session);
+        _pausedResident.Remove(session);
+        if (session.Admitted)
+        {
+            _admittedSessions--;
+        }
+
+        _sessions.Remove(session.Key);
+    }
+
+    private void DiscardParked(SessionState session)
+    {
+        if (session.ParkedEntry is { } entry)
+        {
+            _pendingOps.Add(new DropOp(session.Key, null, entry));
+            session.ParkedEntry = null;
+        }
+    }
+
+    /// <summary>Resident sessions hold exactly the blocks their tokens need; parked and dropped ones hold none.</summary>
+    private void SyncBlocks(SessionState session)
+    {
+        var needed = session.Slot is null ? 0 : _blocks.BlocksFor(session.KvTokens.Count);
+        if (needed < session.Blocks.Count)
+        {
+            _blocks.Release(session.Blocks.GetRange(needed, session.Blocks.Count - needed));
+            session.Blocks.RemoveRange(needed, session.Blocks.Count - needed);
+        }
+        else if (needed > session.Blocks.Count && !_blocks.TryAllocate(needed - session.Blocks.Count, session.Blocks))
+        {
+            // Cannot happen while each slot stays within its context: the pool has exactly slots × context tokens.
+            throw new InvalidOperationException($"KV block accounting overflow for session {session.Key}");
+        }
+    }
+}

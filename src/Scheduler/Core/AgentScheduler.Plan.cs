@@ -1,0 +1,223 @@
+using Serving.Scheduler.Contracts;
+using Serving.Scheduler.Levels;
+using Serving.Scheduler.Pauses;
+
+namespace Serving.Scheduler.Core;
+
+internal sealed partial class AgentScheduler
+{
+    public BatchPlan PlanStep()
+    {
+        var now = _time.GetUtcNow();
+        var stepId = ++_stepId;
+        _admission.Tick(now, _blocks.Usage, _queuedPromptTokens > _options.Admission.QueueOverloadTokens);
+        ExpireIdleSessions(now);
+        ApplyKeepDeadlines(now);
+        PlaceWaitingTurns(now, stepId);
+        var ops = _pendingOps.ToList();
+        _pendingOps.Clear();
+        var chunks = ComposeBatch(now, stepId);
+        return new BatchPlan(stepId, ops, chunks);
+    }
+
+    /// <summary>Kept sessions whose keep time is over are parked or dropped, as the policy says.</summary>
+    private void ApplyKeepDeadlines(DateTimeOffset now)
+    {
+        if (_pausedResident.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var session in _pausedResident.Where(s => s.KeepUntil is { } until && until <= now).ToList())
+        {
+            Evict(session, _pausePolicy.AfterDeadline);
+        }
+    }
+
+    /// <summary>Gives waiting turns a slot, in priority order, while slots can be found.</summary>
+    private void PlaceWaitingTurns(DateTimeOffset now, long stepId)
+    {
+        if (_waiting.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var turn in OrderWaiting(now).ToList())
+        {
+            var session = turn.Session;
+            if (!session.Admitted && _admittedSessions >= _admission.Window)
+            {
+                continue; // AIMD: a new session waits until the window has room.
+            }
+
+            var slot = session.Slot ?? AcquireSlot();
+            if (slot is null)
+            {
+                break; // No slot now; nothing later in the order could get one either.
+            }
+
+            if (!session.Admitted)
+            {
+                session.Admitted = true;
+                _admittedSessions++;
+            }
+
+            Place(turn, slot.Value, stepId);
+        }
+    }
+
+    private IEnumerable<TurnInFlight> OrderWaiting(DateTimeOffset now) => _mlfq
+        ? _waiting.OrderBy(t => MlfqLevels.Effective(MlfqLevels.SizeLevel(t.EstimatedUncached, _options.LevelThresholds), 0, now - t.Arrival, _options.AgingInterval))
+                  .ThenBy(t => t.Sequence)
+        : _waiting.OrderBy(t => t.Sequence);
+
+    /// <summary>A free slot, or one taken from the kept session the policy evicts first; null when every slot is busy.</summary>
+    private int? AcquireSlot()
+    {
+        for (var slot = 0; slot < _slots.Length; slot++)
+        {
+            if (_slots[slot] is null)
+            {
+                return slot;
+            }
+        }
+
+        if (_pausedResident.Count == 0)
+        {
+            return null;
+        }
+
+        var now = _time.GetUtcNow();
+        var victim = _pausedResident.MaxBy(s => _pausePolicy.EvictionScore(s.PauseStart, s.PredictedPause, now))!;
+        var freed = victim.Slot!.Value;
+        _preemptions++;
+        // A keep policy that would keep under eviction means "drop": the slot must be freed either way.
+        Evict(victim, _pausePolicy.OnEviction == PauseAction.Park ? PauseAction.Park : PauseAction.Drop);
+        return freed;
+    }
+
+    /// <summary>Puts a turn into its slot: restores or truncates the session's KV to what the new prompt shares.</summary>
+    private void Place(TurnInFlight turn, int slot, long stepId)
+    {
+        var session = turn.Session;
+        _waiting.Remove(turn);
+        _queuedPromptTokens -= turn.PromptLength;
+        var prompt = turn.Request.PromptTokens;
+        var common = CommonPrefix(session, prompt);
+        // At least one prompt token must be computed: its logits give the first output token.
+        common = Math.Min(common, prompt.Length - 1);
+
+        if (session.Slot is null)
+        {
+            _slots[slot] = session;
+            session.Slot = slot;
+            if (session.ParkedEntry is { } entry && common > 0)
+            {
+                _pendingOps.Add(new RestoreOp(session.Key, entry, slot));
+                session.ParkedEntry = null;
+                turn.NotBeforeStep = stepId + 1;
+                _restores++;
+            }
+            else
+            {
+                DiscardParked(session);
+                if (session.KvTokens.Count > 0)
+                {
+                    _recomputes++;
+                }
+
+                session.KvTokens.Clear();
+                common = 0;
+            }
+        }
+
+        if (common < session.KvTokens.Count)
+        {
+            _pendingOps.Add(new TruncateOp(session.Key, slot, common));
+            session.KvTokens.RemoveRange(common, session.KvTokens.Count - common);
+        }
+
+        SyncBlocks(session);
+        turn.Placed = true;
+        turn.Slot = slot;
+        turn.PrefillPosition = common;
+        turn.CachedTokens = common;
+        turn.FeedbackLevel = 0;
+        _running.Add(turn);
+    }
+
+    /// <summary>All running decodes (one token each), then prefill chunks by level within the step's token budget.</summary>
+    private List<PlannedChunk> ComposeBatch(DateTimeOffset now, long stepId)
+    {
+        var chunks = new List<PlannedChunk>();
+        var budget = Math.Min(_options.MaxBatchTokens, _engine.MaxBatchTokens);
+        foreach (var turn in _running)
+        {
+            if (turn.Decoding && turn.PendingToken is { } token && budget > 0)
+            {
+                chunks.Add(new PlannedChunk(turn.Request.RequestId, turn.Slot, turn.Session.KvTokens.Count, [token], true, true));
+                turn.LastScheduled = now;
+                budget--;
+            }
+        }
+
+        foreach (var turn in OrderPrefills(now))
+        {
+            if (budget <= 0)
+            {
+                break;
+            }
+
+            if (turn.NotBeforeStep > stepId)
+            {
+                continue;
+            }
+
+            var remaining = turn.PromptLength - turn.PrefillPosition;
+            var level = CurrentLevel(turn, now);
+            var allowance = _mlfq ? _options.LevelAllowances[level] : int.MaxValue;
+            var n = Math.Min(remaining, Math.Min(allowance, budget));
+            var tokens = turn.Request.PromptTokens.AsSpan(turn.PrefillPosition, n).ToArray();
+            var last = n == remaining;
+            chunks.Add(new PlannedChunk(turn.Request.RequestId, turn.Slot, turn.PrefillPosition, tokens, last, false));
+            budget -= n;
+            turn.LastScheduled = now;
+            if (_mlfq && n == allowance && !last)
+            {
+                // Used its whole level allowance and still has work: demote (MARS feedback).
+                turn.FeedbackLevel = Math.Min(_options.LevelAllowances.Count - 1, level + 1);
+            }
+        }
+
+        return chunks;
+    }
+
+    private IEnumerable<TurnInFlight> OrderPrefills(DateTimeOffset now)
+    {
+        var prefills = _running.Where(t => !t.Decoding && t.PrefillPosition < t.PromptLength);
+        return _mlfq
+            ? prefills.OrderBy(t => CurrentLevel(t, now)).ThenBy(t => t.LastScheduled ?? DateTimeOffset.MinValue).ThenBy(t => t.Sequence)
+            : prefills.OrderBy(t => t.Sequence);
+    }
+
+    private int CurrentLevel(TurnInFlight turn, DateTimeOffset now)
+    {
+        var size = MlfqLevels.SizeLevel(turn.PromptLength - turn.PrefillPosition, _options.LevelThresholds);
+        return MlfqLevels.Effective(size, turn.FeedbackLevel, now - (turn.LastScheduled ?? turn.Arrival), _options.AgingInterval);
+    }
+
+    /// <summary>Ends sessions idle past the timeout; scanned once a second, not every step.</summary>
+    private void ExpireIdleSessions(DateTimeOffset now)
+    {
+        if (now < _nextExpiryScan)
+        {
+            return;
+        }
+
+        _nextExpiryScan = now + TimeSpan.FromSeconds(1);
+        foreach (var session in _sessions.Values.Where(s => s.ActiveTurn is null && now - s.LastActivity > _options.SessionIdleTimeout).ToList())
+        {
+            Forget(session);
+        }
+    }
+}

@@ -1,0 +1,225 @@
+using Serving.Cache.Blocks;
+using Serving.Cache.Prefix;
+using Serving.Scheduler.Admission;
+using Serving.Scheduler.Contracts;
+using Serving.Scheduler.Pauses;
+
+namespace Serving.Scheduler.Core;
+
+/// <summary>
+/// The scheduler for one engine: MLFQ (or FCFS) over turns, sessions kept, parked or dropped across tool pauses,
+/// AIMD admission of new sessions. See <see cref="IAgentScheduler"/> for the calling contract. This file holds the
+/// entry points; planning and completion are in the partial files beside it.
+/// </summary>
+internal sealed partial class AgentScheduler : IAgentScheduler
+{
+    private readonly SchedulerOptions _options;
+    private readonly EngineShape _engine;
+    private readonly TimeProvider _time;
+    private readonly IPausePolicy _pausePolicy;
+    private readonly PausePredictor _predictor;
+    private readonly AimdAdmission _admission;
+    private readonly BlockPool _blocks;
+    private readonly bool _mlfq;
+
+    private readonly Dictionary<string, SessionState> _sessions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TurnInFlight> _turns = new(StringComparer.Ordinal);
+    private readonly List<TurnInFlight> _waiting = [];
+    private readonly List<TurnInFlight> _running = [];
+    private readonly SessionState?[] _slots;
+    /// <summary>Resident sessions in a pause: the only candidates for eviction, so eviction never scans all sessions.</summary>
+    private readonly HashSet<SessionState> _pausedResident = [];
+    private readonly List<MemoryOp> _pendingOps = [];
+
+    private long _stepId;
+    private long _sequence;
+    private long _queuedPromptTokens;
+    private int _admittedSessions;
+    private DateTimeOffset _nextExpiryScan;
+    private long _parks, _restores, _restoreFailures, _drops, _recomputes, _preemptions, _rejections;
+
+    public AgentScheduler(SchedulerOptions options, EngineShape engine, TimeProvider time, IPausePolicy pausePolicy)
+    {
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("invalid scheduler options: " + string.Join("; ", errors), nameof(options));
+        }
+
+        _options = options;
+        _engine = engine;
+        _time = time;
+        _pausePolicy = pausePolicy;
+        _mlfq = options.Scheduling == SchedulingPolicies.Mlfq;
+        _predictor = new PausePredictor(options.DefaultPausePrediction);
+        _admission = new AimdAdmission(options.Admission, time.GetUtcNow());
+        _blocks = new BlockPool(Math.Max(1, engine.SlotCount * engine.ContextPerSlot / options.BlockSize), options.BlockSize);
+        _slots = new SessionState?[engine.SlotCount];
+        _nextExpiryScan = time.GetUtcNow() + TimeSpan.FromSeconds(1);
+    }
+
+    public SubmitResult Submit(TurnRequest turn)
+    {
+        var needed = (long)turn.PromptTokens.Length + turn.MaxNewTokens;
+        if (turn.PromptTokens.Length == 0 || turn.MaxNewTokens < 1 || needed > _engine.ContextPerSlot)
+        {
+            return new SubmitResult(SubmitOutcome.ContextTooLong,
+                $"This model's maximum context length is {_engine.ContextPerSlot} tokens. However, you requested {needed} tokens " +
+                $"({turn.PromptTokens.Length} in the messages, {turn.MaxNewTokens} in the completion). Please reduce the length of the messages or completion.");
+        }
+
+        if (_turns.ContainsKey(turn.RequestId))
+        {
+            return new SubmitResult(SubmitOutcome.SessionBusy, $"request id {turn.RequestId} is already in flight");
+        }
+
+        _sessions.TryGetValue(turn.SessionKey, out var session);
+        if (session?.ActiveTurn is not null)
+        {
+            return new SubmitResult(SubmitOutcome.SessionBusy, "this session already has a turn in progress; send the next turn after the previous one finishes");
+        }
+
+        if (_waiting.Count >= _options.MaxWaitingTurns || _queuedPromptTokens + turn.PromptTokens.Length > _options.MaxQueuedPromptTokens)
+        {
+            _rejections++;
+            return new SubmitResult(SubmitOutcome.Rejected, "The server is busy: the request queue is full. Retry later.", _options.RetryAfter);
+        }
+
+        var now = _time.GetUtcNow();
+        session ??= CreateSession(turn.SessionKey, now);
+        EndPause(session, now);
+        var inFlight = new TurnInFlight(turn, session, now, ++_sequence)
+        {
+            EstimatedUncached = turn.PromptTokens.Length - CommonPrefix(session, turn.PromptTokens),
+        };
+        session.ActiveTurn = inFlight;
+        session.LastActivity = now;
+        _turns[turn.RequestId] = inFlight;
+        _waiting.Add(inFlight);
+        _queuedPromptTokens += turn.PromptTokens.Length;
+        return SubmitResult.Accepted;
+    }
+
+    public void Cancel(string requestId)
+    {
+        if (!_turns.TryGetValue(requestId, out var turn))
+        {
+            return;
+        }
+
+        if (!turn.Placed)
+        {
+            _waiting.Remove(turn);
+            _queuedPromptTokens -= turn.PromptLength;
+        }
+
+        FinishTurn(turn, endedWithToolCall: false, toolName: null);
+    }
+
+    public void EndSession(string sessionKey)
+    {
+        if (!_sessions.TryGetValue(sessionKey, out var session))
+        {
+            return;
+        }
+
+        if (session.ActiveTurn is { } turn)
+        {
+            _turns.Remove(turn.Request.RequestId);
+            if (turn.Placed)
+            {
+                _running.Remove(turn);
+            }
+            else
+            {
+                _waiting.Remove(turn);
+                _queuedPromptTokens -= turn.PromptLength;
+            }
+
+            session.ActiveTurn = null;
+        }
+
+        Forget(session);
+    }
+
+    public SchedulerSnapshot Snapshot() => new(
+        RunningTurns: _running.Count,
+        WaitingTurns: _waiting.Count,
+        Sessions: _sessions.Count,
+        ResidentSessions: _slots.Count(s => s is not null),
+        ParkedSessions: _sessions.Values.Count(s => s.ParkedEntry is not null),
+        FreeSlots: _slots.Count(s => s is null),
+        KvUsage: _blocks.Usage,
+        AdmissionWindow: _admission.Window,
+        QueuedPromptTokens: _queuedPromptTokens,
+        Counters: new SchedulerCounters(_parks, _restores, _restoreFailures, _drops, _recomputes, _preemptions, _rejections));
+
+    /// <summary>Invariant checks for tests: slots, blocks and sessions agree (empty when all hold).</summary>
+    internal IEnumerable<string> CheckInvariants()
+    {
+        foreach (var problem in _blocks.CheckInvariants())
+        {
+            yield return problem;
+        }
+
+        for (var slot = 0; slot < _slots.Length; slot++)
+        {
+            if (_slots[slot] is { } s && s.Slot != slot)
+            {
+                yield return $"slot {slot} points at session {s.Key} which thinks it is in slot {s.Slot}";
+            }
+        }
+
+        var held = _sessions.Values.Sum(s => s.Blocks.Count);
+        if (held != _blocks.UsedBlocks)
+        {
+            yield return $"sessions hold {held} blocks but the pool has {_blocks.UsedBlocks} in use";
+        }
+
+        foreach (var s in _sessions.Values)
+        {
+            if (s.Slot is not null && s.ParkedEntry is not null)
+            {
+                yield return $"session {s.Key} is both resident and parked";
+            }
+
+            if (s.Slot is not null && s.KvTokens.Count > _engine.ContextPerSlot)
+            {
+                yield return $"session {s.Key} exceeds the slot context";
+            }
+        }
+    }
+
+    private SessionState CreateSession(string key, DateTimeOffset now)
+    {
+        var session = new SessionState(key, PrefixHash.Salt(key), now);
+        _sessions[key] = session;
+        return session;
+    }
+
+    private int CommonPrefix(SessionState session, int[] prompt)
+    {
+        if (session.KvTokens.Count == 0)
+        {
+            return 0;
+        }
+
+        var held = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(session.KvTokens);
+        var chain = PrefixHash.Chain(held, _options.BlockSize, session.Salt);
+        return PrefixHash.CommonPrefix(held, chain, prompt, _options.BlockSize, session.Salt);
+    }
+
+    /// <summary>A returning turn ends the pause; its observed length teaches the predictor about that tool.</summary>
+    private void EndPause(SessionState session, DateTimeOffset now)
+    {
+        if (!session.Paused)
+        {
+            return;
+        }
+
+        _predictor.Observe(session.PauseTool, now - session.PauseStart);
+        session.Paused = false;
+        session.KeepUntil = null;
+        _pausedResident.Remove(session);
+    }
+}
