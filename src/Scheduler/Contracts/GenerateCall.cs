@@ -1,0 +1,50 @@
+using System.Text.Json;
+
+namespace Serving.Scheduler.Contracts;
+
+/// <summary>
+/// The gateway → worker request: an OpenAI chat or completion request after the gateway has parsed and validated
+/// it, with the session resolved (tenant-scoped key, final flag, tool-pause hint). The worker renders the prompt,
+/// generates, and answers in OpenAI's response shape (JSON or SSE), which the gateway streams back unchanged.
+/// </summary>
+public sealed record GenerateCall
+{
+    public const string ChatKind = "chat";
+    public const string CompletionKind = "completion";
+
+    /// <summary>The wire format both sides use: snake_case, like the OpenAI API it came from.</summary>
+    public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public required string Kind { get; init; }
+    public required string RequestId { get; init; }
+    public required string Model { get; init; }
+    public IReadOnlyList<CallMessage> Messages { get; init; } = [];
+    public string? Prompt { get; init; }
+
+    /// <summary>The request's <c>tools</c> array as JSON, rendered into the system prompt; null when no tools (or tool_choice none).</summary>
+    public string? ToolsJson { get; init; }
+
+    public int MaxTokens { get; init; }
+    public float Temperature { get; init; } = 1f;
+    public float TopP { get; init; } = 1f;
+    public ulong? Seed { get; init; }
+    public IReadOnlyList<string> Stop { get; init; } = [];
+    public bool Stream { get; init; }
+    public bool IncludeUsage { get; init; }
+
+    /// <summary>Tenant-scoped session key; null for a request without a session (no reuse across requests).</summary>
+    public string? SessionKey { get; init; }
+    public bool IsFinal { get; init; }
+    public double? ExpectedToolMs { get; init; }
+}
+
+/// <summary>A chat message with content already flattened to text.</summary>
+public sealed record CallMessage
+{
+    public required string Role { get; init; }
+    public string Content { get; init; } = "";
+    public IReadOnlyList<CallToolCall>? ToolCalls { get; init; }
+    public string? ToolCallId { get; init; }
+}
+
+public sealed record CallToolCall(string Id, string Name, string Arguments);

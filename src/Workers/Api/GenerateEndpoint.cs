@@ -1,0 +1,136 @@
+using System.Text;
+using System.Text.Json;
+using Serving.Scheduler.Contracts;
+using Serving.Workers.Engine;
+using Serving.Workers.Protocol;
+using Serving.Workers.Runtime;
+
+namespace Serving.Workers.Api;
+
+/// <summary>
+/// <c>POST /internal/generate</c>: runs one <see cref="GenerateCall"/> and answers in OpenAI's shape, as a JSON body
+/// or as server-sent events ending in <c>data: [DONE]</c>. Errors before the first token get a status code; errors
+/// after it arrive as an SSE error event, so a client never hangs.
+/// </summary>
+internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationService generation)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public async Task HandleAsync(HttpContext http)
+    {
+        GenerateCall? call;
+        try
+        {
+            call = await JsonSerializer.DeserializeAsync<GenerateCall>(http.Request.Body, GenerateCall.JsonOptions, http.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            await OpenAiErrors.Result(400, "invalid_json", "Malformed request: " + e.Message).ExecuteAsync(http);
+            return;
+        }
+
+        if (call is null || (call.Kind != GenerateCall.ChatKind && call.Kind != GenerateCall.CompletionKind) || call.MaxTokens < 1)
+        {
+            await OpenAiErrors.Result(400, "invalid_request", "A generate call needs kind chat|completion and max_tokens >= 1.").ExecuteAsync(http);
+            return;
+        }
+
+        var prompt = PromptRenderer.Render(engine, call);
+        var request = new GenerationRequest(call.RequestId, call.SessionKey, engine.Tokenize(prompt, addBos: true), call.MaxTokens,
+            new SamplingOptions(call.Temperature, call.TopP, call.Seed), call.Stop, call.IsFinal, call.ToolsJson is not null, call.ExpectedToolMs);
+        var response = new ResponseBuilder(call, Created());
+        await using var events = generation.GenerateAsync(request, http.RequestAborted).GetAsyncEnumerator(http.RequestAborted);
+        try
+        {
+            // The first MoveNext surfaces a rejection (context too long, queue full) before any byte is written.
+            var hasFirst = await events.MoveNextAsync();
+            if (call.Stream)
+            {
+                await StreamAsync(http, response, events, hasFirst);
+            }
+            else
+            {
+                await RespondOnceAsync(http, response, events, hasFirst);
+            }
+        }
+        catch (GenerationRejectedException e)
+        {
+            await OpenAiErrors.Result(e.StatusCode, e.Code, e.Message).ExecuteAsync(http);
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; the cancellation already freed the turn.
+        }
+    }
+
+    private static async Task RespondOnceAsync(HttpContext http, ResponseBuilder response, IAsyncEnumerator<GenerationEvent> events, bool hasNext)
+    {
+        var text = new StringBuilder();
+        CompletedEvent? done = null;
+        while (hasNext)
+        {
+            switch (events.Current)
+            {
+                case TokenEvent token:
+                    text.Append(token.Text);
+                    break;
+                case CompletedEvent completed:
+                    done = completed;
+                    break;
+            }
+
+            hasNext = await events.MoveNextAsync();
+        }
+
+        if (done is null or { Reason: FinishReason.Error or FinishReason.Cancelled })
+        {
+            await OpenAiErrors.Result(503, "generation_failed", "The worker stopped before the response was complete. Retry the request.").ExecuteAsync(http);
+            return;
+        }
+
+        await Results.Json(response.Final(text.ToString(), done), Json).ExecuteAsync(http);
+    }
+
+    private static async Task StreamAsync(HttpContext http, ResponseBuilder response, IAsyncEnumerator<GenerationEvent> events, bool hasNext)
+    {
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        await WriteAsync(http, response.FirstChunk());
+        // With tools offered the text may turn out to be a tool call, so it is held until the end and sent as one.
+        var holdText = response.ToolsOffered;
+        var held = new StringBuilder();
+        while (hasNext)
+        {
+            switch (events.Current)
+            {
+                case TokenEvent { Text.Length: > 0 } token when holdText:
+                    held.Append(token.Text);
+                    break;
+                case TokenEvent { Text.Length: > 0 } token:
+                    await WriteAsync(http, response.ContentChunk(token.Text));
+                    break;
+                case CompletedEvent { Reason: FinishReason.Error or FinishReason.Cancelled }:
+                    await http.Response.WriteAsync(OpenAiErrors.SseEvent(503, "generation_failed", "The worker stopped before the response was complete."));
+                    return;
+                case CompletedEvent completed:
+                    foreach (var chunk in response.FinalChunks(held.ToString(), completed))
+                    {
+                        await WriteAsync(http, chunk);
+                    }
+
+                    await http.Response.WriteAsync("data: [DONE]\n\n");
+                    return;
+            }
+
+            hasNext = await events.MoveNextAsync();
+        }
+    }
+
+    private static async Task WriteAsync(HttpContext http, object chunk)
+    {
+        await http.Response.WriteAsync("data: " + JsonSerializer.Serialize(chunk, Json) + "\n\n");
+        await http.Response.Body.FlushAsync();
+    }
+
+    private static long Created() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+}

@@ -1,0 +1,73 @@
+using System.Text;
+using System.Text.Json;
+using Serving.Scheduler.Contracts;
+using Serving.Workers.Engine;
+using Serving.Workers.Protocol;
+
+namespace Serving.Workers.Api;
+
+/// <summary>
+/// Renders a chat request into prompt text with the model's chat template. Tools go into the system prompt in the
+/// Hermes style most open models are trained on; earlier tool calls and results are rendered the way the model
+/// wrote and read them, so the next turn's prompt extends the tokens the session already holds.
+/// </summary>
+internal static class PromptRenderer
+{
+    public static string Render(IInferenceEngine engine, GenerateCall call)
+    {
+        if (call.Kind == GenerateCall.CompletionKind)
+        {
+            return call.Prompt ?? "";
+        }
+
+        var turns = new List<ChatTurn>();
+        var tools = ToolInstructions(call.ToolsJson);
+        var messages = call.Messages;
+        var start = 0;
+        if (tools is not null)
+        {
+            var system = messages.Count > 0 && messages[0].Role is "system" or "developer" ? messages[0].Content + "\n\n" : "";
+            start = system.Length > 0 ? 1 : 0;
+            turns.Add(new ChatTurn("system", system + tools));
+        }
+
+        for (var i = start; i < messages.Count; i++)
+        {
+            turns.Add(Render(messages[i]));
+        }
+
+        return engine.ApplyChatTemplate(turns, addAssistantPrompt: true);
+    }
+
+    private static ChatTurn Render(CallMessage message) => message.Role switch
+    {
+        "developer" => new ChatTurn("system", message.Content),
+        "assistant" when message.ToolCalls is { Count: > 0 } calls => new ChatTurn("assistant",
+            (message.Content.Length > 0 ? message.Content + "\n" : "") +
+            ToolCallFormat.Render(calls.Select(c => new ToolCallFormat.ParsedToolCall(c.Name, c.Arguments)))),
+        "tool" => new ChatTurn("tool", $"<tool_response>\n{message.Content}\n</tool_response>"),
+        _ => new ChatTurn(message.Role, message.Content),
+    };
+
+    private static string? ToolInstructions(string? toolsJson)
+    {
+        if (toolsJson is null)
+        {
+            return null;
+        }
+
+        var text = new StringBuilder();
+        text.Append("You may call one or more functions to assist with the user query. ");
+        text.Append("Function signatures are within <tools></tools> XML tags:\n<tools>\n");
+        using var doc = JsonDocument.Parse(toolsJson);
+        foreach (var tool in doc.RootElement.EnumerateArray())
+        {
+            text.Append(tool.TryGetProperty("function", out var function) ? function.GetRawText() : tool.GetRawText()).Append('\n');
+        }
+
+        text.Append("</tools>\nFor each function call, return a JSON object with the function name and arguments within ");
+        text.Append(ToolCallFormat.Open).Append(ToolCallFormat.Close).Append(" tags:\n").Append(ToolCallFormat.Open);
+        text.Append("\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n").Append(ToolCallFormat.Close);
+        return text.ToString();
+    }
+}

@@ -1,0 +1,72 @@
+using Serving.Cache.Parking;
+using Serving.Scheduler;
+using Serving.Workers.Commands;
+
+namespace Serving.Workers.Hosting;
+
+/// <summary>Everything a worker process is started with; parsed and validated from the serve command line.</summary>
+public sealed record WorkerSettings
+{
+    public required string ModelPath { get; init; }
+    public string Host { get; init; } = "127.0.0.1";
+    public int Port { get; init; }
+    public int Slots { get; init; } = 8;
+    public int ContextPerSlot { get; init; } = 2048;
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    public int BatchTokens { get; init; } = 512;
+    public string Scheduling { get; init; } = SchedulingPolicies.Mlfq;
+    public string PausePolicy { get; init; } = PausePolicies.Adaptive;
+    public long HostPoolBytes { get; init; } = 512L << 20;
+    public string? DiskSpillDir { get; init; }
+    public long DiskSpillBytes { get; init; }
+    public int QueueCapacity { get; init; } = 1024;
+
+    public static readonly IReadOnlyList<string> OptionNames =
+        ["model", "host", "port", "slots", "ctx-per-slot", "threads", "batch-tokens", "scheduler", "pause-policy", "host-pool-mb", "disk-spill-dir", "disk-spill-mb", "queue"];
+
+    /// <summary>Parses <c>--name value</c> options; every problem is collected into <paramref name="errors"/>.</summary>
+    public static WorkerSettings Parse(string[] args, List<string> errors)
+    {
+        var o = CommandLineOptions.Parse(args, OptionNames);
+        var settings = new WorkerSettings
+        {
+            ModelPath = o.Get("model", ""),
+            Host = o.Get("host", "127.0.0.1"),
+            Port = o.GetInt("port", 0, 0, 65535),
+            Slots = o.GetInt("slots", 8, 1, 256),
+            ContextPerSlot = o.GetInt("ctx-per-slot", 2048, 64, 131072),
+            Threads = o.GetInt("threads", Environment.ProcessorCount, 1, 256),
+            BatchTokens = o.GetInt("batch-tokens", 512, 16, 8192),
+            Scheduling = o.Get("scheduler", SchedulingPolicies.Mlfq),
+            PausePolicy = o.Get("pause-policy", PausePolicies.Adaptive),
+            HostPoolBytes = (long)o.GetInt("host-pool-mb", 512, 0, 1 << 20) << 20,
+            DiskSpillDir = o.Values.GetValueOrDefault("disk-spill-dir"),
+            DiskSpillBytes = (long)o.GetInt("disk-spill-mb", 0, 0, 1 << 24) << 20,
+            QueueCapacity = o.GetInt("queue", 1024, 1, 1 << 20),
+        };
+        errors.AddRange(o.Errors);
+        if (settings.ModelPath.Length == 0)
+        {
+            errors.Add("--model is required");
+        }
+
+        errors.AddRange(settings.SchedulerOptions().Validate());
+        errors.AddRange(settings.ParkingOptions().Validate());
+        return settings;
+    }
+
+    public SchedulerOptions SchedulerOptions() => new()
+    {
+        Scheduling = Scheduling,
+        PausePolicy = PausePolicy,
+        MaxBatchTokens = BatchTokens,
+        MaxWaitingTurns = QueueCapacity,
+    };
+
+    public ParkingOptions ParkingOptions() => new()
+    {
+        HostCapacityBytes = HostPoolBytes,
+        DiskFolder = DiskSpillDir ?? Path.Combine(Path.GetTempPath(), $"serving-spill-{Environment.ProcessId}"),
+        DiskCapacityBytes = DiskSpillBytes,
+    };
+}

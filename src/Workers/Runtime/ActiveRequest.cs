@@ -1,0 +1,33 @@
+using System.Threading.Channels;
+
+namespace Serving.Workers.Runtime;
+
+/// <summary>The engine thread's view of one request: sampling state, text assembly and the channel to its reader.</summary>
+internal sealed class ActiveRequest(GenerationRequest request, string sessionKey, DateTimeOffset arrival)
+{
+    public GenerationRequest Request { get; } = request;
+
+    /// <summary>The session key given to the scheduler (one-shot requests get a private one).</summary>
+    public string SessionKey { get; } = sessionKey;
+
+    public DateTimeOffset Arrival { get; } = arrival;
+
+    /// <summary>Unbounded, but holds at most max_tokens + 1 events: the engine thread must never wait on a slow reader.</summary>
+    public Channel<GenerationEvent> Events { get; } = Channel.CreateUnbounded<GenerationEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    public TokenSampler Sampler { get; } = new(request.Sampling);
+
+    public TextAssembler Text { get; } = new(request.Stop);
+
+    public int? CachedTokens { get; set; }
+
+    public int Generated { get; set; }
+
+    public DateTimeOffset? FirstScheduled { get; set; }
+
+    public DateTimeOffset? LastTokenAt { get; set; }
+
+    public bool RestoredFromStore { get; set; }
+
+    public bool Finished { get; set; }
+}
