@@ -1,0 +1,199 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using Serving.Gateway.Admission;
+using Serving.Gateway.Configuration;
+using Serving.Gateway.Metrics;
+using Serving.Gateway.Routing;
+using Serving.Gateway.Supervision;
+using Serving.Scheduler.Contracts;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Serving.Gateway.Api;
+
+/// <summary>
+/// Everything an inference request passes before YARP forwards it: draining and worker checks, body limit, JSON,
+/// session identity, validation, admission. A request refused here changed nothing. After forwarding it turns
+/// transport failures into OpenAI errors — in the stream, as an SSE error event, when the response had begun.
+/// </summary>
+public sealed class InferencePipeline(
+    IOptions<GatewayOptions> options,
+    RequestValidator validator,
+    SessionAdmission admission,
+    AffinityTable affinity,
+    WorkerPool pool,
+    GatewayMetrics metrics,
+    DrainState drain)
+{
+    /// <summary>HttpContext.Items key of the serialized <see cref="GenerateCall"/> the transform sends to the worker.</summary>
+    public const string CallItem = "serving.call";
+
+    public async Task InvokeAsync(HttpContext http, Func<Task> next)
+    {
+        var route = http.Request.Path.Value ?? "";
+        using var inFlight = drain.Enter();
+        try
+        {
+            var error = await PrepareAsync(http);
+            if (error is not null)
+            {
+                await error.Value.Error.WriteAsync(http, error.Value.RetryAfter);
+                return;
+            }
+
+            await ForwardAsync(http, next);
+        }
+        finally
+        {
+            metrics.Requests.WithLabels(route, http.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
+        }
+    }
+
+    private async Task<(ApiError Error, int? RetryAfter)?> PrepareAsync(HttpContext http)
+    {
+        var retry = options.Value.Admission.RetryAfterSeconds;
+        if (drain.Draining)
+        {
+            return (new ApiError(503, "shutting_down", "The server is shutting down; retry on another instance."), retry);
+        }
+
+        if (pool.Ready.Count == 0)
+        {
+            return (new ApiError(503, "no_workers_ready", "No worker is ready yet (starting or restarting). Retry shortly."), retry);
+        }
+
+        var (body, bodyError) = await RequestBody.ReadAsync(http, options.Value.MaxBodyBytes);
+        if (bodyError is not null)
+        {
+            return (bodyError, null);
+        }
+
+        JsonElement json;
+        try
+        {
+            using var doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
+            json = doc.RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            return (new ApiError(400, "invalid_json", $"The request body is not valid JSON: {e.Message}"), null);
+        }
+
+        if (json.ValueKind != JsonValueKind.Object)
+        {
+            return (new ApiError(400, "invalid_type", "The request body must be a JSON object."), null);
+        }
+
+        var (session, sessionError) = SessionIdentity.Resolve(http.Request, json, ApiKeyAuth.TenantOf(http));
+        if (sessionError is not null)
+        {
+            return (sessionError, null);
+        }
+
+        var kind = http.Request.Path.StartsWithSegments("/v1/chat/completions") ? GenerateCall.ChatKind : GenerateCall.CompletionKind;
+        var requestId = Guid.NewGuid().ToString("N")[..24];
+        var (call, callError) = validator.Validate(json, kind, requestId, session!);
+        if (callError is not null)
+        {
+            return (callError, null);
+        }
+
+        var admissionKey = call!.SessionKey ?? "request:" + requestId;
+        var outcome = await admission.EnterAsync(admissionKey, http.RequestAborted);
+        if (outcome != AdmissionOutcome.Admitted)
+        {
+            var why = outcome == AdmissionOutcome.QueueFull ? "the admission queue is full" : "no room opened up in time";
+            return (new ApiError(503, "server_busy", $"The server is busy ({why}). Retry later."), retry);
+        }
+
+        var callBytes = JsonSerializer.SerializeToUtf8Bytes(call, GenerateCall.JsonOptions);
+        http.Items[CallItem] = callBytes;
+        // YARP forwards HttpContext.Request's body; the worker receives the validated call instead of the client's JSON.
+        http.Request.Body = new MemoryStream(callBytes);
+        http.Request.ContentLength = callBytes.Length;
+        http.Request.ContentType = "application/json";
+        http.Items[SessionAffinityPolicy.SessionItem] = call.SessionKey;
+        http.Items[AdmissionKeyItem] = admissionKey;
+        return null;
+    }
+
+    private const string AdmissionKeyItem = "serving.admission";
+
+    private async Task ForwardAsync(HttpContext http, Func<Task> next)
+    {
+        var call = JsonSerializer.Deserialize<GenerateCall>((byte[])http.Items[CallItem]!, GenerateCall.JsonOptions)!;
+        var lifetime = new DeferredAbortFeature(http.Features.GetRequiredFeature<IHttpRequestLifetimeFeature>());
+        http.Features.Set<IHttpRequestLifetimeFeature>(lifetime);
+        try
+        {
+            await next();
+            var failure = http.Features.Get<IForwarderErrorFeature>();
+            if (failure is not null && failure.Error != ForwarderError.None)
+            {
+                await ReportForwardFailureAsync(http, call, lifetime, failure.Error);
+            }
+        }
+        finally
+        {
+            var key = (string)http.Items[AdmissionKeyItem]!;
+            if (call.SessionKey is null || call.IsFinal)
+            {
+                admission.Release(key);
+                if (call.SessionKey is not null)
+                {
+                    affinity.Remove(call.SessionKey);
+                }
+            }
+
+            metrics.ActiveSessions.Set(admission.ActiveSessions);
+        }
+    }
+
+    /// <summary>A worker that died mid-request: an OpenAI error, in the stream if it had started. Never a hang.</summary>
+    private static async Task ReportForwardFailureAsync(HttpContext http, GenerateCall call, DeferredAbortFeature lifetime, ForwarderError error)
+    {
+        var message = $"The worker serving this request failed ({error}). The session's next request will be served again; retry it.";
+        if (!http.Response.HasStarted)
+        {
+            http.Response.Clear();
+            await new ApiError(502, "worker_failed", message).WriteAsync(http);
+            return;
+        }
+
+        if (call.Stream && lifetime.AbortRequested && !http.RequestAborted.IsCancellationRequested)
+        {
+            try
+            {
+                var body = JsonSerializer.Serialize(new ApiError(502, "worker_failed", message).Body);
+                await http.Response.WriteAsync($"data: {body}\n\n");
+                await http.Response.Body.FlushAsync();
+                return;
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException)
+            {
+                // The client is gone too.
+            }
+        }
+
+        lifetime.AbortNow();
+    }
+
+    /// <summary>
+    /// YARP aborts the connection when the upstream fails after the response began. For SSE we first want to tell
+    /// the client why, so the abort is held back and performed (or replaced by an error event) after YARP returns.
+    /// </summary>
+    private sealed class DeferredAbortFeature(IHttpRequestLifetimeFeature inner) : IHttpRequestLifetimeFeature
+    {
+        public bool AbortRequested { get; private set; }
+
+        public CancellationToken RequestAborted
+        {
+            get => inner.RequestAborted;
+            set => inner.RequestAborted = value;
+        }
+
+        public void Abort() => AbortRequested = true;
+
+        public void AbortNow() => inner.Abort();
+    }
+}

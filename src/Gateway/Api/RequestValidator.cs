@@ -1,0 +1,438 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Serving.Gateway.Configuration;
+using Serving.Scheduler.Contracts;
+
+namespace Serving.Gateway.Api;
+
+/// <summary>
+/// Validates OpenAI chat and completion requests and turns them into a <see cref="GenerateCall"/>. Every rule
+/// answers with a 400 naming the parameter; nothing the server cannot honour is silently ignored (n > 1,
+/// logprobs, structured output) — it is refused with a message that says so.
+/// </summary>
+public sealed partial class RequestValidator(GatewayOptions options)
+{
+    private static readonly HashSet<string> Roles = ["system", "developer", "user", "assistant", "tool"];
+
+    [GeneratedRegex("^[a-zA-Z0-9_-]{1,64}$")]
+    private static partial Regex FunctionName();
+
+    public (GenerateCall? Call, ApiError? Error) Validate(JsonElement body, string kind, string requestId, SessionInfo session)
+    {
+        try
+        {
+            return (Parse(body, kind, requestId, session), null);
+        }
+        catch (ValidationException e)
+        {
+            return (null, e.Error);
+        }
+    }
+
+    private sealed class ValidationException(ApiError error) : Exception(error.Message)
+    {
+        public ApiError Error { get; } = error;
+    }
+
+    private static ValidationException Fail(string param, string message, string code = "invalid_value") => new(ApiError.Invalid(message, param, code));
+
+    private GenerateCall Parse(JsonElement body, string kind, string requestId, SessionInfo session)
+    {
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            throw Fail("", "The request body must be a JSON object.", "invalid_type");
+        }
+
+        var model = RequiredString(body, "model");
+        var chat = kind == GenerateCall.ChatKind;
+        var messages = chat ? Messages(body) : [];
+        var prompt = chat ? null : Prompt(body);
+        Unsupported(body, chat);
+        var tools = chat ? Tools(body) : null;
+        return new GenerateCall
+        {
+            Kind = kind,
+            RequestId = requestId,
+            Model = model,
+            Messages = messages,
+            Prompt = prompt,
+            ToolsJson = tools,
+            MaxTokens = MaxTokens(body),
+            Temperature = (float)Number(body, "temperature", 0, 2, 1),
+            TopP = (float)Number(body, "top_p", 0, 1, 1, exclusiveMin: true),
+            Seed = Seed(body),
+            Stop = Stop(body),
+            Stream = Bool(body, "stream"),
+            IncludeUsage = IncludeUsage(body),
+            SessionKey = session.Key,
+            IsFinal = session.IsFinal,
+            ExpectedToolMs = session.ExpectedToolMs,
+        };
+    }
+
+    private List<CallMessage> Messages(JsonElement body)
+    {
+        if (!body.TryGetProperty("messages", out var list))
+        {
+            throw Fail("messages", "Missing required parameter: 'messages'.", "missing_required_parameter");
+        }
+
+        if (list.ValueKind != JsonValueKind.Array)
+        {
+            throw Fail("messages", "'messages' must be an array.", "invalid_type");
+        }
+
+        var count = list.GetArrayLength();
+        if (count == 0)
+        {
+            throw Fail("messages", "'messages' must contain at least one message.", "empty_array");
+        }
+
+        if (count > options.MaxMessages)
+        {
+            throw Fail("messages", $"'messages' has {count} entries; at most {options.MaxMessages} are accepted.");
+        }
+
+        var messages = new List<CallMessage>(count);
+        var i = 0;
+        foreach (var m in list.EnumerateArray())
+        {
+            messages.Add(Message(m, $"messages[{i++}]"));
+        }
+
+        return messages;
+    }
+
+    private static CallMessage Message(JsonElement m, string at)
+    {
+        if (m.ValueKind != JsonValueKind.Object)
+        {
+            throw Fail(at, $"'{at}' must be an object.", "invalid_type");
+        }
+
+        var role = RequiredString(m, "role", at);
+        if (!Roles.Contains(role))
+        {
+            throw Fail($"{at}.role", $"Invalid value '{role}' for '{at}.role': expected one of system, developer, user, assistant, tool.");
+        }
+
+        var calls = role == "assistant" ? ToolCalls(m, at) : null;
+        var content = Content(m, at, allowNull: calls is { Count: > 0 });
+        string? toolCallId = null;
+        if (role == "tool")
+        {
+            toolCallId = RequiredString(m, "tool_call_id", at);
+        }
+
+        return new CallMessage { Role = role, Content = content, ToolCalls = calls, ToolCallId = toolCallId };
+    }
+
+    /// <summary>String content, or an array of text parts joined; images and audio are refused (text-only model).</summary>
+    private static string Content(JsonElement m, string at, bool allowNull)
+    {
+        if (!m.TryGetProperty("content", out var content) || content.ValueKind == JsonValueKind.Null)
+        {
+            return allowNull ? "" : throw Fail($"{at}.content", $"Missing required parameter: '{at}.content'.", "missing_required_parameter");
+        }
+
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            return content.GetString()!;
+        }
+
+        if (content.ValueKind != JsonValueKind.Array)
+        {
+            throw Fail($"{at}.content", $"'{at}.content' must be a string or an array of content parts.", "invalid_type");
+        }
+
+        var parts = new List<string>();
+        foreach (var part in content.EnumerateArray())
+        {
+            var type = part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            if (type != "text" || !part.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
+            {
+                throw Fail($"{at}.content", $"Only text content parts ({{\"type\":\"text\",\"text\":...}}) are supported in '{at}.content'.");
+            }
+
+            parts.Add(text.GetString()!);
+        }
+
+        return string.Join("\n", parts);
+    }
+
+    private static List<CallToolCall>? ToolCalls(JsonElement m, string at)
+    {
+        if (!m.TryGetProperty("tool_calls", out var calls) || calls.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (calls.ValueKind != JsonValueKind.Array)
+        {
+            throw Fail($"{at}.tool_calls", $"'{at}.tool_calls' must be an array.", "invalid_type");
+        }
+
+        var result = new List<CallToolCall>();
+        var i = 0;
+        foreach (var call in calls.EnumerateArray())
+        {
+            var path = $"{at}.tool_calls[{i++}]";
+            if (call.ValueKind != JsonValueKind.Object || !call.TryGetProperty("function", out var function) || function.ValueKind != JsonValueKind.Object)
+            {
+                throw Fail(path, $"'{path}' must be an object with a 'function' object.", "invalid_type");
+            }
+
+            var arguments = RequiredString(function, "arguments", path + ".function");
+            result.Add(new CallToolCall(RequiredString(call, "id", path), RequiredString(function, "name", path + ".function"), ArgumentsJson(arguments, path)));
+        }
+
+        return result;
+    }
+
+    /// <summary>Arguments are JSON text; a non-JSON string is kept as a JSON string so the prompt stays well-formed.</summary>
+    private static string ArgumentsJson(string arguments, string path)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(arguments);
+            return doc.RootElement.GetRawText();
+        }
+        catch (JsonException)
+        {
+            return JsonSerializer.Serialize(arguments);
+        }
+    }
+
+    private static string Prompt(JsonElement body)
+    {
+        if (!body.TryGetProperty("prompt", out var prompt))
+        {
+            throw Fail("prompt", "Missing required parameter: 'prompt'.", "missing_required_parameter");
+        }
+
+        if (prompt.ValueKind == JsonValueKind.String)
+        {
+            return prompt.GetString()!;
+        }
+
+        if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() == 1 && prompt[0].ValueKind == JsonValueKind.String)
+        {
+            return prompt[0].GetString()!;
+        }
+
+        throw Fail("prompt", "'prompt' must be a string (or an array with exactly one string; batched prompts are not supported).", "invalid_type");
+    }
+
+    private static void Unsupported(JsonElement body, bool chat)
+    {
+        if (body.TryGetProperty("n", out var n) && !(n.ValueKind == JsonValueKind.Number && n.TryGetInt32(out var count) && count == 1))
+        {
+            throw Fail("n", "Only n = 1 is supported: this server returns one choice per request.");
+        }
+
+        if (body.TryGetProperty("logprobs", out var logprobs) && logprobs.ValueKind is not (JsonValueKind.False or JsonValueKind.Null))
+        {
+            throw Fail("logprobs", "logprobs are not supported by this server.");
+        }
+
+        if (chat && body.TryGetProperty("response_format", out var format) && format.ValueKind != JsonValueKind.Null
+            && !(format.ValueKind == JsonValueKind.Object && format.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "text"))
+        {
+            throw Fail("response_format", "Only response_format {\"type\":\"text\"} is supported (no JSON mode or schemas).");
+        }
+
+        if (!chat)
+        {
+            foreach (var name in new[] { "suffix", "echo", "best_of" })
+            {
+                if (body.TryGetProperty(name, out var v) && v.ValueKind is not (JsonValueKind.Null or JsonValueKind.False) && !(name == "best_of" && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var b) && b == 1))
+                {
+                    throw Fail(name, $"'{name}' is not supported by this server.");
+                }
+            }
+        }
+    }
+
+    private string? Tools(JsonElement body)
+    {
+        var choice = ToolChoice(body);
+        if (!body.TryGetProperty("tools", out var tools) || tools.ValueKind == JsonValueKind.Null)
+        {
+            return choice is null or "none" or "auto" ? null : throw Fail("tool_choice", "'tool_choice' requires 'tools'.");
+        }
+
+        if (tools.ValueKind != JsonValueKind.Array || tools.GetArrayLength() > 128)
+        {
+            throw Fail("tools", "'tools' must be an array of at most 128 function tools.", "invalid_type");
+        }
+
+        var names = new HashSet<string>();
+        var i = 0;
+        foreach (var tool in tools.EnumerateArray())
+        {
+            var at = $"tools[{i++}]";
+            if (tool.ValueKind != JsonValueKind.Object || !tool.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != "function"
+                || !tool.TryGetProperty("function", out var function) || function.ValueKind != JsonValueKind.Object)
+            {
+                throw Fail(at, $"'{at}' must be {{\"type\":\"function\",\"function\":{{...}}}}.", "invalid_type");
+            }
+
+            var name = RequiredString(function, "name", at + ".function");
+            if (!FunctionName().IsMatch(name))
+            {
+                throw Fail($"{at}.function.name", $"Invalid function name '{name}': use 1-64 letters, digits, '_' or '-'.");
+            }
+
+            if (function.TryGetProperty("parameters", out var parameters) && parameters.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null))
+            {
+                throw Fail($"{at}.function.parameters", $"'{at}.function.parameters' must be a JSON Schema object.", "invalid_type");
+            }
+
+            names.Add(name);
+        }
+
+        if (choice is not null && choice is not ("none" or "auto" or "required") && !names.Contains(choice))
+        {
+            throw Fail("tool_choice", $"tool_choice names function '{choice}', which is not in 'tools'.");
+        }
+
+        return choice == "none" || names.Count == 0 ? null : tools.GetRawText();
+    }
+
+    private static string? ToolChoice(JsonElement body)
+    {
+        if (!body.TryGetProperty("tool_choice", out var choice) || choice.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (choice.ValueKind == JsonValueKind.String && choice.GetString() is "none" or "auto" or "required")
+        {
+            return choice.GetString();
+        }
+
+        if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("function", out var f) && f.ValueKind == JsonValueKind.Object
+            && f.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
+        {
+            return name.GetString();
+        }
+
+        throw Fail("tool_choice", "'tool_choice' must be \"none\", \"auto\", \"required\" or {\"type\":\"function\",\"function\":{\"name\":...}}.");
+    }
+
+    private int MaxTokens(JsonElement body)
+    {
+        var name = body.TryGetProperty("max_completion_tokens", out var v) && v.ValueKind != JsonValueKind.Null ? "max_completion_tokens"
+            : body.TryGetProperty("max_tokens", out v) && v.ValueKind != JsonValueKind.Null ? "max_tokens" : null;
+        if (name is null)
+        {
+            return options.DefaultMaxTokens;
+        }
+
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out var n))
+        {
+            throw Fail(name, $"'{name}' must be an integer.", "invalid_type");
+        }
+
+        return n >= 1 && n <= options.MaxTokensCap ? (int)n : throw Fail(name, $"'{name}' must be between 1 and {options.MaxTokensCap} (was {n}).");
+    }
+
+    private static double Number(JsonElement body, string name, double min, double max, double fallback, bool exclusiveMin = false)
+    {
+        if (!body.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+        {
+            return fallback;
+        }
+
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out var d))
+        {
+            throw Fail(name, $"'{name}' must be a number.", "invalid_type");
+        }
+
+        var ok = (exclusiveMin ? d > min : d >= min) && d <= max;
+        return ok ? d : throw Fail(name, $"'{name}' must be {(exclusiveMin ? "greater than" : "at least")} {min} and at most {max} (was {d}).");
+    }
+
+    private static ulong? Seed(JsonElement body)
+    {
+        if (!body.TryGetProperty("seed", out var v) || v.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var signed))
+        {
+            return unchecked((ulong)signed);
+        }
+
+        throw Fail("seed", "'seed' must be a 64-bit integer.", "invalid_type");
+    }
+
+    private static List<string> Stop(JsonElement body)
+    {
+        if (!body.TryGetProperty("stop", out var v) || v.ValueKind == JsonValueKind.Null)
+        {
+            return [];
+        }
+
+        var stops = v.ValueKind switch
+        {
+            JsonValueKind.String => [v.GetString()!],
+            JsonValueKind.Array when v.EnumerateArray().All(s => s.ValueKind == JsonValueKind.String) => v.EnumerateArray().Select(s => s.GetString()!).ToList(),
+            _ => throw Fail("stop", "'stop' must be a string or an array of strings.", "invalid_type"),
+        };
+        if (stops.Count > 4 || stops.Any(s => s.Length is 0 or > 256))
+        {
+            throw Fail("stop", "'stop' accepts at most 4 non-empty strings of at most 256 characters.");
+        }
+
+        return stops;
+    }
+
+    private static bool Bool(JsonElement body, string name)
+    {
+        if (!body.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+        {
+            return false;
+        }
+
+        return v.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw Fail(name, $"'{name}' must be a boolean.", "invalid_type"),
+        };
+    }
+
+    private static bool IncludeUsage(JsonElement body)
+    {
+        if (!body.TryGetProperty("stream_options", out var options) || options.ValueKind == JsonValueKind.Null)
+        {
+            return false;
+        }
+
+        if (options.ValueKind != JsonValueKind.Object)
+        {
+            throw Fail("stream_options", "'stream_options' must be an object.", "invalid_type");
+        }
+
+        return Bool(options, "include_usage");
+    }
+
+    private static string RequiredString(JsonElement obj, string name, string? at = null)
+    {
+        var param = at is null ? name : $"{at}.{name}";
+        if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+        {
+            throw Fail(param, $"Missing required parameter: '{param}'.", "missing_required_parameter");
+        }
+
+        if (v.ValueKind != JsonValueKind.String)
+        {
+            throw Fail(param, $"'{param}' must be a string.", "invalid_type");
+        }
+
+        var s = v.GetString()!;
+        return s.Length > 0 || name is "arguments" ? s : throw Fail(param, $"'{param}' must not be empty.");
+    }
+}

@@ -1,0 +1,125 @@
+namespace Serving.Gateway.Configuration;
+
+/// <summary>
+/// Gateway settings, bound from the "Gateway" section (appsettings.json, environment variables
+/// <c>Gateway__Key</c>, command line). <see cref="Validate"/> reports every problem at once.
+/// </summary>
+public sealed class GatewayOptions
+{
+    /// <summary>Accepted API keys. Empty = no authentication (local use only).</summary>
+    public List<string> ApiKeys { get; set; } = [];
+
+    /// <summary>Largest accepted request body; larger bodies get 413.</summary>
+    public long MaxBodyBytes { get; set; } = 4L << 20;
+
+    /// <summary>Upper bound for max_tokens / max_completion_tokens.</summary>
+    public int MaxTokensCap { get; set; } = 4096;
+
+    /// <summary>max_tokens when the request sets none (the response then says finish_reason "length" if it was hit).</summary>
+    public int DefaultMaxTokens { get; set; } = 256;
+
+    public int MaxMessages { get; set; } = 2048;
+
+    public TimeSpan SessionIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long SIGTERM waits for in-flight requests before stopping the workers.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The model id reported by /v1/models; default: the model file's name.</summary>
+    public string? ModelName { get; set; }
+
+    public WorkerPoolOptions Workers { get; set; } = new();
+
+    public GatewayAdmissionOptions Admission { get; set; } = new();
+
+    public List<string> Validate()
+    {
+        var errors = new List<string>();
+        if (ApiKeys.Any(string.IsNullOrWhiteSpace)) errors.Add("Gateway:ApiKeys must not contain empty keys");
+        if (MaxBodyBytes is < 1024 or > 1L << 30) errors.Add("Gateway:MaxBodyBytes must be 1 KiB..1 GiB");
+        if (MaxTokensCap is < 1 or > 1 << 20) errors.Add("Gateway:MaxTokensCap must be 1..1048576");
+        if (DefaultMaxTokens < 1 || DefaultMaxTokens > MaxTokensCap) errors.Add("Gateway:DefaultMaxTokens must be 1..MaxTokensCap");
+        if (MaxMessages < 1) errors.Add("Gateway:MaxMessages must be positive");
+        if (SessionIdleTimeout <= TimeSpan.Zero) errors.Add("Gateway:SessionIdleTimeout must be positive");
+        if (DrainTimeout < TimeSpan.Zero) errors.Add("Gateway:DrainTimeout must be >= 0");
+        errors.AddRange(Workers.Validate());
+        errors.AddRange(Admission.Validate());
+        return errors;
+    }
+}
+
+/// <summary>The worker processes the gateway starts (or the remote workers it uses instead).</summary>
+public sealed class WorkerPoolOptions
+{
+    public int Count { get; set; } = 1;
+    public string? ModelPath { get; set; }
+
+    /// <summary>Path of Serving.Workers.dll, started with <c>dotnet</c>.</summary>
+    public string? WorkerPath { get; set; }
+
+    /// <summary>Use these worker base URLs instead of starting processes.</summary>
+    public List<string> RemoteUrls { get; set; } = [];
+
+    public int Slots { get; set; } = 8;
+    public int ContextPerSlot { get; set; } = 2048;
+
+    /// <summary>Threads per worker; 0 = cores / workers.</summary>
+    public int Threads { get; set; }
+
+    public string Scheduler { get; set; } = "mlfq";
+    public string PausePolicy { get; set; } = "adaptive";
+    public int HostPoolMb { get; set; } = 512;
+    public string? DiskSpillDir { get; set; }
+    public int DiskSpillMb { get; set; }
+    public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromMinutes(2);
+    public TimeSpan StatsInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Extra arguments appended to every worker's command line.</summary>
+    public string ExtraArgs { get; set; } = "";
+
+    public IEnumerable<string> Validate()
+    {
+        if (RemoteUrls.Count == 0)
+        {
+            if (Count is < 1 or > 64) yield return "Gateway:Workers:Count (--workers) must be 1..64";
+            if (string.IsNullOrWhiteSpace(ModelPath)) yield return "Gateway:Workers:ModelPath (--model) is required";
+            else if (!File.Exists(ModelPath)) yield return $"model file not found: {ModelPath}";
+            if (string.IsNullOrWhiteSpace(WorkerPath)) yield return "Gateway:Workers:WorkerPath (--worker-path) is required";
+            else if (!File.Exists(WorkerPath)) yield return $"worker executable not found: {WorkerPath}";
+        }
+
+        foreach (var url in RemoteUrls.Where(u => !Uri.TryCreate(u, UriKind.Absolute, out _)))
+        {
+            yield return $"Gateway:Workers:RemoteUrls has an invalid URL: {url}";
+        }
+
+        if (Slots is < 1 or > 256) yield return "Gateway:Workers:Slots must be 1..256";
+        if (ContextPerSlot is < 64 or > 131072) yield return "Gateway:Workers:ContextPerSlot must be 64..131072";
+        if (Threads is < 0 or > 256) yield return "Gateway:Workers:Threads must be 0..256";
+        if (Scheduler is not ("mlfq" or "fcfs")) yield return $"Gateway:Workers:Scheduler must be mlfq or fcfs (was '{Scheduler}')";
+        if (PausePolicy is not ("drop" or "keep" or "ttl" or "adaptive")) yield return $"Gateway:Workers:PausePolicy must be drop, keep, ttl or adaptive (was '{PausePolicy}')";
+        if (HostPoolMb < 0) yield return "Gateway:Workers:HostPoolMb must be >= 0";
+        if (StartupTimeout <= TimeSpan.Zero) yield return "Gateway:Workers:StartupTimeout must be positive";
+        if (StatsInterval < TimeSpan.FromMilliseconds(10)) yield return "Gateway:Workers:StatsInterval must be >= 10 ms";
+    }
+}
+
+/// <summary>AIMD admission of new sessions at the gateway (MARS), with a bounded wait queue.</summary>
+public sealed class GatewayAdmissionOptions
+{
+    public int InitialWindow { get; set; } = 64;
+    public int MinWindow { get; set; } = 4;
+    public int MaxWindow { get; set; } = 1024;
+    public int QueueLimit { get; set; } = 256;
+    public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    public int RetryAfterSeconds { get; set; } = 1;
+
+    public IEnumerable<string> Validate()
+    {
+        if (MinWindow < 1 || MinWindow > MaxWindow) yield return "Gateway:Admission:MinWindow must be 1..MaxWindow";
+        if (InitialWindow < MinWindow || InitialWindow > MaxWindow) yield return "Gateway:Admission:InitialWindow must be within MinWindow..MaxWindow";
+        if (QueueLimit < 0) yield return "Gateway:Admission:QueueLimit must be >= 0";
+        if (QueueTimeout < TimeSpan.Zero) yield return "Gateway:Admission:QueueTimeout must be >= 0";
+        if (RetryAfterSeconds < 1) yield return "Gateway:Admission:RetryAfterSeconds must be >= 1";
+    }
+}

@@ -1,0 +1,32 @@
+using Prometheus;
+using Serving.Gateway.Supervision;
+
+namespace Serving.Gateway.Metrics;
+
+/// <summary>/metrics: the gateway's registry followed by every ready worker's metrics, merged and labelled by worker.</summary>
+public static class MetricsEndpoint
+{
+    public static async Task WriteAsync(HttpContext http, GatewayMetrics metrics, WorkerPool pool, IHttpClientFactory clients, WorkerSupervisor supervisor)
+    {
+        metrics.WorkersReady.Set(pool.Ready.Count);
+        metrics.WorkerRestarts.IncTo(pool.All.Sum(w => w.Restarts));
+        using var own = new MemoryStream();
+        await metrics.Registry.CollectAndExportAsTextAsync(own, http.RequestAborted);
+        var client = clients.CreateClient("metrics");
+        client.Timeout = TimeSpan.FromSeconds(2);
+        var pages = await Task.WhenAll(pool.Ready.Select(async w =>
+        {
+            try
+            {
+                return (w.Id, await client.GetStringAsync(w.Url + "/metrics", http.RequestAborted));
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                return (w.Id, "");
+            }
+        }));
+        http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+        await http.Response.WriteAsync(System.Text.Encoding.UTF8.GetString(own.ToArray()));
+        await http.Response.WriteAsync(MetricsMerger.Merge(pages));
+    }
+}

@@ -1,0 +1,63 @@
+using System.Collections.Concurrent;
+
+namespace Serving.Gateway.Supervision;
+
+/// <summary>A worker's load, as its /stats endpoint reported it.</summary>
+public sealed record WorkerLoad(int RunningRequests, int WaitingRequests, int ResidentSessions, int ParkedSessions, double KvCacheUsage, int SlotCount, int FreeSlots);
+
+/// <summary>One worker as the gateway sees it. Ready workers get traffic; others are starting, restarting or dead.</summary>
+public sealed class WorkerEntry(string id)
+{
+    public string Id { get; } = id;
+
+    public string? Url { get; set; }
+
+    public volatile bool Ready;
+
+    public WorkerLoad? Load { get; set; }
+
+    public int Restarts { get; set; }
+
+    /// <summary>Bumped on every (re)start, so stale health results of an old process are ignored.</summary>
+    public int Generation { get; set; }
+}
+
+/// <summary>
+/// The set of workers and their latest load, shared by routing, admission, health and metrics. Readiness changes
+/// raise <see cref="Changed"/> so the proxy configuration follows.
+/// </summary>
+public sealed class WorkerPool
+{
+    private readonly ConcurrentDictionary<string, WorkerEntry> _workers = new();
+
+    public event Action? Changed;
+
+    public IReadOnlyCollection<WorkerEntry> All => _workers.Values.OrderBy(w => w.Id, StringComparer.Ordinal).ToList();
+
+    public IReadOnlyList<WorkerEntry> Ready => All.Where(w => w.Ready && w.Url is not null).ToList();
+
+    public WorkerEntry Add(string id) => _workers.GetOrAdd(id, i => new WorkerEntry(i));
+
+    public WorkerEntry? Find(string id) => _workers.GetValueOrDefault(id);
+
+    public void SetReady(WorkerEntry worker, bool ready)
+    {
+        if (worker.Ready == ready)
+        {
+            return;
+        }
+
+        worker.Ready = ready;
+        if (!ready)
+        {
+            worker.Load = null;
+        }
+
+        Changed?.Invoke();
+    }
+
+    /// <summary>Highest KV use across ready workers: the admission controller's pressure signal.</summary>
+    public double MaxKvUsage => Ready.Select(w => w.Load?.KvCacheUsage ?? 0).DefaultIfEmpty(0).Max();
+
+    public int TotalWaiting => Ready.Sum(w => w.Load?.WaitingRequests ?? 0);
+}
