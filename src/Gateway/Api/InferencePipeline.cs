@@ -149,7 +149,11 @@ public sealed class InferencePipeline(
         }
     }
 
-    /// <summary>A worker that died mid-request: an OpenAI error, in the stream if it had started. Never a hang.</summary>
+    /// <summary>
+    /// A worker that died mid-request: an OpenAI error, in the stream if it had started (as OpenAI sends mid-stream
+    /// errors), and then the connection is cut without <c>[DONE]</c>, so clients that ignore error events still fail
+    /// instead of mistaking a truncated answer for a complete one. Never a hang.
+    /// </summary>
     private static async Task ReportForwardFailureAsync(HttpContext http, GenerateCall call, DeferredAbortFeature lifetime, ForwarderError error)
     {
         var message = $"The worker serving this request failed ({error}). The session's next request will be served again; retry it.";
@@ -167,7 +171,6 @@ public sealed class InferencePipeline(
                 var body = JsonSerializer.Serialize(new ApiError(502, "worker_failed", message).Body);
                 await http.Response.WriteAsync($"data: {body}\n\n");
                 await http.Response.Body.FlushAsync();
-                return;
             }
             catch (Exception e) when (e is IOException or OperationCanceledException)
             {

@@ -1,0 +1,37 @@
+using OpenAI.Chat;
+using Serving.Gateway.Tests.Support;
+
+namespace Serving.Gateway.Tests.Integration;
+
+[Collection(GatewayCollection.Name)]
+public sealed class MetricsTests(GatewayFixture gateway)
+{
+    [Fact]
+    public async Task Metrics_ParseAsPrometheusText_AndAgentMetricsMoveWhenASessionParksAndRestores()
+    {
+        var before = PrometheusText.Parse(await Scrape());
+        var session = gateway.Chat(sessionId: "metrics-" + Guid.NewGuid().ToString("N"));
+        var messages = new List<ChatMessage> { new UserChatMessage("park me") };
+        var options = new ChatCompletionOptions { Temperature = 0f, MaxOutputTokenCount = 4 };
+        var first = (await session.CompleteChatAsync(messages, options)).Value;
+        messages.Add(new AssistantChatMessage(first.Content[0].Text));
+        messages.Add(new UserChatMessage("tool result"));
+        var second = (await session.CompleteChatAsync(messages, options)).Value;
+        var after = PrometheusText.Parse(await Scrape());
+
+        Assert.True(second.Usage.InputTokenDetails.CachedTokenCount > 0);
+        // The adaptive policy parks a pause predicted longer than 1 s (the default prediction is 2 s), then restores it.
+        Assert.True(after.Sum("serving_session_park_total", "result", "ok") > before.Sum("serving_session_park_total", "result", "ok"));
+        Assert.True(after.Sum("serving_session_restore_total", "result", "restored") > before.Sum("serving_session_restore_total", "result", "restored"));
+        Assert.True(after.Sum("serving_prompt_tokens_cached_total") > before.Sum("serving_prompt_tokens_cached_total"));
+        Assert.True(after.Sum("serving_park_seconds_count") > before.Sum("serving_park_seconds_count"));
+        Assert.Contains("serving_admission_window", after.Types.Keys);
+        Assert.Equal("histogram", after.Types["serving_time_to_first_token_seconds"]);
+    }
+
+    private async Task<string> Scrape()
+    {
+        using var http = gateway.Http(apiKey: null);
+        return await http.GetStringAsync("/metrics");
+    }
+}
