@@ -1,0 +1,213 @@
+using Serving.Scheduler.Contracts;
+using Serving.Scheduler.Tests.Support;
+
+namespace Serving.Scheduler.Tests.Core;
+
+public sealed class AgentSchedulerTests
+{
+    private static readonly SchedulerOptions Fcfs = new() { Scheduling = SchedulingPolicies.Fcfs };
+
+    [Fact]
+    public void PlanStep_NewShortTurn_PrefillsWholePromptInOneChunkWithLogits()
+    {
+        var h = new SchedulerHarness();
+        h.Submit("r1", "s1", SchedulerHarness.Tokens(100));
+        var plan = h.Scheduler.PlanStep();
+        var chunk = Assert.Single(plan.Chunks);
+        Assert.Equal(("r1", 0, 0, true, false), (chunk.RequestId, chunk.Slot, chunk.StartPosition, chunk.WantLogits, chunk.IsDecode));
+        Assert.Equal(SchedulerHarness.Tokens(100), chunk.Tokens);
+        Assert.Empty(plan.MemoryOps);
+    }
+
+    [Fact]
+    public void PlanStep_LongPrompt_ChunksByLevelAllowanceAndDemotesAfterEachFullAllowance()
+    {
+        var h = new SchedulerHarness(batch: 4096, contextPerSlot: 8192, options: new SchedulerOptions { MaxBatchTokens = 4096 });
+        h.Submit("r1", "s1", SchedulerHarness.Tokens(3000));
+        var sizes = Enumerable.Range(0, 5).Select(_ => h.Step().Chunks.Single().Tokens.Length).ToList();
+        // 3000 uncached tokens start on level 1 (≤ 8K): 1024, demoted to 2: 512, to 3: 256, then 256s.
+        Assert.Equal([1024, 512, 256, 256, 256], sizes);
+    }
+
+    [Fact]
+    public void PlanStep_DecodesFirst_ThenPrefillsWithinTheStepBudget()
+    {
+        var h = new SchedulerHarness(options: new SchedulerOptions { MaxBatchTokens = 64 }, batch: 64);
+        h.Submit("a", "s1", SchedulerHarness.Tokens(10), maxNew: 5);
+        h.Step();
+        h.Submit("b", "s2", SchedulerHarness.Tokens(200));
+        var plan = h.Step();
+        Assert.Equal(2, plan.Chunks.Count);
+        Assert.True(plan.Chunks[0].IsDecode);
+        Assert.Equal(("a", 10, 1), (plan.Chunks[0].RequestId, plan.Chunks[0].StartPosition, plan.Chunks[0].Tokens.Length));
+        Assert.Equal(("b", 0, 63, false), (plan.Chunks[1].RequestId, plan.Chunks[1].StartPosition, plan.Chunks[1].Tokens.Length, plan.Chunks[1].WantLogits));
+    }
+
+    [Theory]
+    [InlineData(SchedulingPolicies.Mlfq, "short")]
+    [InlineData(SchedulingPolicies.Fcfs, "long")]
+    public void PlanStep_OneSlotTwoWaiting_MlfqPlacesShortFirstFcfsPlacesArrivalFirst(string policy, string expectedFirst)
+    {
+        var h = new SchedulerHarness(new SchedulerOptions { Scheduling = policy }, slots: 1);
+        h.Submit("long", "s1", SchedulerHarness.Tokens(3000));
+        h.Submit("short", "s2", SchedulerHarness.Tokens(50));
+        Assert.Equal(expectedFirst, h.Scheduler.PlanStep().Chunks.Single().RequestId);
+    }
+
+    [Fact]
+    public void Submit_SecondTurnExtendingTheFirst_ReportsPromptPlusDecodedTokensAsCached()
+    {
+        var h = new SchedulerHarness(new SchedulerOptions { PausePolicy = PausePolicies.Keep });
+        var prompt = SchedulerHarness.Tokens(40);
+        h.Submit("t1", "s1", prompt, maxNew: 3);
+        h.RunUntilDone("t1");
+        // KV holds the prompt and the two sampled tokens that were fed back (the last one never is).
+        var next = prompt.Concat([7, 7, 7]).Concat(SchedulerHarness.Tokens(20, 500)).ToArray();
+        h.Submit("t2", "s1", next, maxNew: 1);
+        var plan = h.Step();
+        var chunk = plan.Chunks.Single();
+        Assert.Equal(42, chunk.StartPosition);
+        Assert.Equal(next.Length - 42, chunk.Tokens.Length);
+        Assert.Empty(plan.MemoryOps);
+    }
+
+    [Fact]
+    public void Submit_DivergingPrompt_TruncatesTheSlotToTheCommonPrefix()
+    {
+        var h = new SchedulerHarness(new SchedulerOptions { PausePolicy = PausePolicies.Keep });
+        h.Submit("t1", "s1", SchedulerHarness.Tokens(40), maxNew: 2);
+        h.RunUntilDone("t1");
+        h.Submit("t2", "s1", SchedulerHarness.Tokens(30).Concat(SchedulerHarness.Tokens(10, 900)).ToArray(), maxNew: 1);
+        var plan = h.Step();
+        Assert.Equal(new TruncateOp("s1", 0, 30), Assert.Single(plan.MemoryOps));
+        Assert.Equal(30, plan.Chunks.Single().StartPosition);
+    }
+
+    [Fact]
+    public void PausePolicyDrop_TurnEnds_DropsTheSlotAndNextTurnRecomputes()
+    {
+        var h = new SchedulerHarness(new SchedulerOptions { PausePolicy = PausePolicies.Drop });
+        h.Submit("t1", "s1", SchedulerHarness.Tokens(40), maxNew: 2);
+        h.RunUntilDone("t1");
+        var drop = h.Step();
+        Assert.Equal(new DropOp("s1", 0, null), Assert.Single(drop.MemoryOps));
+        h.Submit("t2", "s1", SchedulerHarness.Tokens(60), maxNew: 1);
+        Assert.Equal(0, h.Step().Chunks.Single().StartPosition);
+    }
+
+    [Fact]
+    public void PausePolicyTtl_KeepsForTwoSecondsThenDrops()
+    {
+        var h = new SchedulerHarness(new SchedulerOptions { PausePolicy = PausePolicies.Ttl });
+        h.Submit("t1", "s1", SchedulerHarness.Tokens(40), maxNew: 2);
+        h.RunUntilDone("t1");
+        h.Time.Advance(TimeSpan.FromMilliseconds(1999));
+        Assert.Empty(h.Step().MemoryOps);
+        h.Time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(new DropOp("s1", 0, null), Assert.Single(h.Step().MemoryOps));
+    }
+
+    [Fact]
+    public void PausePolicyAdaptive_UnknownToolPause_ParksAtOnceAndRestoresOnReturn()
+    {
+        var h = new SchedulerHarness(new SchedulerOptions { PausePolicy = PausePolicies.Adaptive });
+        var prompt = SchedulerHarness.Tokens(40);
+        h.Submit("t1", "s1", prompt, maxNew: 2);
+        h.RunUntilDone("t1", maxSteps: 5);
+        Assert.Equal(new ParkOp("s1", 0, "kv:s1"), Assert.Single(h.Step().MemoryOps));
+        Assert.Equal(1, h.Scheduler.Snapshot().ParkedSessions);
+
+        h.Submit("t2", "s1", prompt.Concat([7, 7]).ToArray(), maxNew: 1);
+        var restore = h.Step();
+        Assert.Equal(new RestoreOp("s1", "kv:s1", 0), Assert.Single(restore.MemoryOps));
+        Assert.Empty(restore.Chunks); // the turn waits one step for its restore
+        Assert.Equal(41, h.Step().Chunks.Single().StartPosition);
+    }
+
+    [Fact]
+    public void PausePolicyAdaptive_ShortHintedPause_KeepsResidentUntilTheKeepDeadlineThenParks()
+    {
+        var h = new SchedulerHarness(new SchedulerOptions { PausePolicy = PausePolicies.Adaptive });
+        h.Submit("t1", "s1", SchedulerHarness.Tokens(40), maxNew: 2, hintMs: 200);
+        h.RunUntilDone("t1");
+        h.Time.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.Empty(h.Step().MemoryOps);
+        h.Time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.IsType<ParkOp>(Assert.Single(h.Step().MemoryOps));
+    }
+
+    [Theory]
+    [InlineData(PausePolicies.Adaptive, typeof(ParkOp))]
+    [InlineData(PausePolicies.Keep, typeof(DropOp))]
+    public void PlanStep_SlotNeededByWaitingTurn_EvictsTheKeptSession(string policy, Type expectedOp)
+    {
+        var h = new SchedulerHarness(new SchedulerOptions { PausePolicy = policy }, slots: 1);
+        h.Submit("t1", "s1", SchedulerHarness.Tokens(40), maxNew: 2, hintMs: 100);
+        h.RunUntilDone("t1");
+        h.Submit("t2", "s2", SchedulerHarness.Tokens(30), maxNew: 1);
+        var plan = h.Step();
+        Assert.IsType(expectedOp, Assert.Single(plan.MemoryOps));
+        Assert.Equal(("t2", 0), (plan.Chunks.Single().RequestId, plan.Chunks.Single().Slot));
+        Assert.Equal(1, h.Scheduler.Snapshot().Counters.Preemptions);
+    }
+
+    [Fact]
+    public void Complete_RestoreFailed_TurnRecomputesFromPositionZero()
+    {
+        var h = new SchedulerHarness(new SchedulerOptions { PausePolicy = PausePolicies.Adaptive });
+        var prompt = SchedulerHarness.Tokens(40);
+        h.Submit("t1", "s1", prompt, maxNew: 2);
+        h.RunUntilDone("t1");
+        h.Step(); // park
+        h.FailingOps.Add(typeof(RestoreOp));
+        h.Submit("t2", "s1", prompt.Concat([7, 7]).ToArray(), maxNew: 1);
+        h.Step(); // restore fails
+        var chunk = h.Step().Chunks.Single();
+        Assert.Equal((0, 42), (chunk.StartPosition, chunk.Tokens.Length));
+        Assert.Equal(1, h.Scheduler.Snapshot().Counters.RestoreFailures);
+    }
+
+    [Fact]
+    public void Submit_TooLongOrQueueFullOrSessionBusy_RefusedWithoutChangingState()
+    {
+        var h = new SchedulerHarness(new SchedulerOptions { MaxWaitingTurns = 1 }, contextPerSlot: 100);
+        Assert.Equal(SubmitOutcome.ContextTooLong, h.Submit("x", "s0", SchedulerHarness.Tokens(90), maxNew: 20).Outcome);
+        Assert.Equal(SubmitOutcome.Accepted, h.Submit("a", "s1", SchedulerHarness.Tokens(10)).Outcome);
+        Assert.Equal(SubmitOutcome.SessionBusy, h.Submit("b", "s1", SchedulerHarness.Tokens(10)).Outcome);
+        var full = h.Submit("c", "s2", SchedulerHarness.Tokens(10));
+        Assert.Equal((SubmitOutcome.Rejected, TimeSpan.FromSeconds(1)), (full.Outcome, full.RetryAfter));
+        Assert.Equal((1, 1), (h.Scheduler.Snapshot().WaitingTurns, h.Scheduler.Snapshot().Sessions));
+    }
+
+    [Fact]
+    public void PlanStep_AdmissionWindowFull_NewSessionWaitsUntilAnEarlierOneEnds()
+    {
+        var options = new SchedulerOptions { Admission = new AdmissionOptions { InitialWindow = 1, MinWindow = 1, MaxWindow = 1 } };
+        var h = new SchedulerHarness(options);
+        h.Submit("a", "s1", SchedulerHarness.Tokens(10), maxNew: 1, final: true);
+        h.Submit("b", "s2", SchedulerHarness.Tokens(10), maxNew: 1);
+        Assert.Equal(["a"], h.Step().Chunks.Select(c => c.RequestId));
+        Assert.Equal(["b"], h.Step().Chunks.Select(c => c.RequestId));
+    }
+
+    [Fact]
+    public void EndSession_ParkedSession_DropsItsEntryAndForgetsIt()
+    {
+        var h = new SchedulerHarness();
+        h.Submit("t1", "s1", SchedulerHarness.Tokens(40), maxNew: 2);
+        h.RunUntilDone("t1");
+        h.Step();
+        h.Scheduler.EndSession("s1");
+        Assert.Equal(new DropOp("s1", null, "kv:s1"), Assert.Single(h.Step().MemoryOps));
+        Assert.Equal(0, h.Scheduler.Snapshot().Sessions);
+    }
+
+    [Fact]
+    public void Options_Invalid_AllErrorsReportedAtOnce()
+    {
+        var errors = new SchedulerOptions { Scheduling = "lifo", PausePolicy = "forever", BlockSize = 0 }.Validate();
+        Assert.Equal(3, errors.Count);
+        Assert.Contains(errors, e => e.Contains("lifo"));
+        Assert.Throws<ArgumentException>(() => new SchedulerHarness(new SchedulerOptions { PausePolicy = "forever" }));
+    }
+}
