@@ -98,7 +98,7 @@ internal sealed partial class AgentScheduler
         _turns.Remove(turn.Request.RequestId);
         _running.Remove(turn);
         session.ActiveTurn = null;
-        session.LastActivity = now;
+        Touch(session, now);
         if (turn.Request.IsFinal)
         {
             Forget(session);

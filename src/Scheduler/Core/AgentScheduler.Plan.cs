@@ -37,7 +37,8 @@ internal sealed partial class AgentScheduler
     /// <summary>Gives waiting turns a slot, in priority order, while slots can be found.</summary>
     private void PlaceWaitingTurns(DateTimeOffset now, long stepId)
     {
-        if (_waiting.Count == 0)
+        // Ordering the queue is the costly part; skip it when no slot could be found anyway.
+        if (_waiting.Count == 0 || (_pausedResident.Count == 0 && Array.IndexOf(_slots, null) < 0))
         {
             return;
         }
@@ -206,18 +207,18 @@ internal sealed partial class AgentScheduler
         return MlfqLevels.Effective(size, turn.FeedbackLevel, now - (turn.LastScheduled ?? turn.Arrival), _options.AgingInterval);
     }
 
-    /// <summary>Ends sessions idle past the timeout; scanned once a second, not every step.</summary>
+    /// <summary>Ends sessions idle past the timeout, oldest first, in O(log n) per expired or stale entry.</summary>
     private void ExpireIdleSessions(DateTimeOffset now)
     {
-        if (now < _nextExpiryScan)
+        var cutoff = now - _options.SessionIdleTimeout;
+        while (_idleOrder.TryPeek(out var session, out var touched) && touched < cutoff)
         {
-            return;
-        }
-
-        _nextExpiryScan = now + TimeSpan.FromSeconds(1);
-        foreach (var session in _sessions.Values.Where(s => s.ActiveTurn is null && now - s.LastActivity > _options.SessionIdleTimeout).ToList())
-        {
-            Forget(session);
+            _idleOrder.Dequeue();
+            var current = _sessions.TryGetValue(session.Key, out var live) && ReferenceEquals(live, session);
+            if (current && session.ActiveTurn is null && session.LastActivity == touched)
+            {
+                Forget(session);
+            }
         }
     }
 }

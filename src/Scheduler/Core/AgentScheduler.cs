@@ -35,7 +35,8 @@ internal sealed partial class AgentScheduler : IAgentScheduler
     private long _sequence;
     private long _queuedPromptTokens;
     private int _admittedSessions;
-    private DateTimeOffset _nextExpiryScan;
+    /// <summary>Idle-expiry candidates by last activity; stale entries (the session was active since) are skipped.</summary>
+    private readonly PriorityQueue<SessionState, DateTimeOffset> _idleOrder = new();
     private long _parks, _restores, _restoreFailures, _drops, _recomputes, _preemptions, _rejections;
 
     public AgentScheduler(SchedulerOptions options, EngineShape engine, TimeProvider time, IPausePolicy pausePolicy)
@@ -55,7 +56,6 @@ internal sealed partial class AgentScheduler : IAgentScheduler
         _admission = new AimdAdmission(options.Admission, time.GetUtcNow());
         _blocks = new BlockPool(Math.Max(1, engine.SlotCount * engine.ContextPerSlot / options.BlockSize), options.BlockSize);
         _slots = new SessionState?[engine.SlotCount];
-        _nextExpiryScan = time.GetUtcNow() + TimeSpan.FromSeconds(1);
     }
 
     public SubmitResult Submit(TurnRequest turn)
@@ -93,7 +93,7 @@ internal sealed partial class AgentScheduler : IAgentScheduler
             EstimatedUncached = turn.PromptTokens.Length - CommonPrefix(session, turn.PromptTokens),
         };
         session.ActiveTurn = inFlight;
-        session.LastActivity = now;
+        Touch(session, now);
         _turns[turn.RequestId] = inFlight;
         _waiting.Add(inFlight);
         _queuedPromptTokens += turn.PromptTokens.Length;
@@ -188,6 +188,12 @@ internal sealed partial class AgentScheduler : IAgentScheduler
                 yield return $"session {s.Key} exceeds the slot context";
             }
         }
+    }
+
+    private void Touch(SessionState session, DateTimeOffset now)
+    {
+        session.LastActivity = now;
+        _idleOrder.Enqueue(session, now);
     }
 
     private SessionState CreateSession(string key, DateTimeOffset now)
