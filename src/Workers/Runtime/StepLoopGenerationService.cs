@@ -91,6 +91,9 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
                 throw rejected.Exception;
             }
 
+            // The caller cancelled: the loop has freed the turn; surface it the .NET way.
+            ct.ThrowIfCancellationRequested();
+
             yield return e;
             if (e is CompletedEvent)
             {
