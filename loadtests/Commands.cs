@@ -1,0 +1,173 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Serving.LoadTests.Compare;
+using Serving.LoadTests.Replay;
+using Serving.LoadTests.Reporting;
+using Serving.LoadTests.Simulation;
+using Serving.LoadTests.Workload;
+using Serving.Scheduler.Benchmarks;
+
+namespace Serving.LoadTests;
+
+/// <summary>The command-line surface; each command validates its input and exits 2 with one clear line when it is bad.</summary>
+internal static class Commands
+{
+    private static readonly Option<int> Sessions = new("--sessions") { Description = "sessions to generate", DefaultValueFactory = _ => 20 };
+    private static readonly Option<int> Seed = new("--seed") { Description = "random seed", DefaultValueFactory = _ => 1 };
+    private static readonly Option<double> Rate = new("--rate") { Description = "session arrivals per second (0 = all at once)", DefaultValueFactory = _ => 1 };
+    private static readonly Option<double> PauseScale = new("--pause-scale") { Description = "multiplies tool pauses (1 = trace-like)", DefaultValueFactory = _ => 1 };
+    private static readonly Option<double> Turns = new("--turns") { Description = "median turns per session", DefaultValueFactory = _ => 6 };
+    private static readonly Option<int> OutputTokens = new("--output-tokens") { Description = "max tokens per answer", DefaultValueFactory = _ => 32 };
+
+    public static Command Generate()
+    {
+        var output = new Option<string>("--out") { Description = "workload file to write", Required = true };
+        var command = new Command("generate", "Generate a seeded agent workload and save it as JSON") { output, Sessions, Seed, Rate, PauseScale, Turns, OutputTokens };
+        command.SetAction(p =>
+        {
+            var workload = WorkloadGenerator.Generate(GeneratorOptions(p));
+            workload.Save(p.GetValue(output)!);
+            Console.WriteLine($"wrote {p.GetValue(output)}: {workload.Sessions.Count} sessions, {workload.TotalTurns} turns");
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command Replay()
+    {
+        var url = new Option<string>("--url") { Description = "server base URL", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
+        var file = new Option<string>("--workload") { Description = "workload JSON (from generate)", Required = true };
+        var apiKey = new Option<string?>("--api-key") { Description = "API key, if the server needs one" };
+        var report = new Option<string?>("--report") { Description = "folder for report.md and plots" };
+        var limit = new Option<int>("--limit-seconds") { Description = "stop after this long", DefaultValueFactory = _ => 600 };
+        var command = new Command("replay", "Replay a workload against a running server") { url, file, apiKey, report, limit };
+        command.SetAction(async (p, ct) =>
+        {
+            AgentWorkload workload;
+            try
+            {
+                workload = AgentWorkload.Load(p.GetValue(file)!);
+            }
+            catch (WorkloadFileException e)
+            {
+                return Fail(e.Message);
+            }
+
+            using var http = new HttpClient { BaseAddress = new Uri(p.GetValue(url)!.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(10) };
+            if (p.GetValue(apiKey) is { } key) http.DefaultRequestHeaders.Authorization = new("Bearer", key);
+            if (await ReplayHarness.CheckServerAsync(http) is { } problem) return Fail(problem);
+            var result = await new ReplayHarness(http, "default", Console.Error).RunAsync("replay", workload, TimeSpan.FromSeconds(p.GetValue(limit)));
+            Console.WriteLine(ReportWriter.Table([result]));
+            if (p.GetValue(report) is { } folder) Console.WriteLine($"report: {ReportWriter.Write(folder, [result], $"Replay of {p.GetValue(file)} against {p.GetValue(url)}.")}");
+            return result.Errors == 0 ? 0 : 1;
+        });
+        return command;
+    }
+
+    public static Command Compare()
+    {
+        var configs = new Option<string>("--configs") { Description = "comma-separated scheduler+policy, first is the baseline", DefaultValueFactory = _ => "fcfs+drop,mlfq+adaptive" };
+        var file = new Option<string?>("--workload") { Description = "workload JSON; default: generated from the profile" };
+        var model = new Option<string?>("--model") { Description = "GGUF model; default: the profile's generated model" };
+        var report = new Option<string>("--report") { Description = "report folder", DefaultValueFactory = _ => "loadtests/reports/latest" };
+        var profile = new Option<string>("--profile") { Description = "quick (125M model, < 2 min) or smoke (tiny model, seconds)", DefaultValueFactory = _ => "quick" };
+        var command = new Command("compare", "Start the service once per configuration, replay the same workload, write a comparison report") { configs, file, model, report, profile };
+        command.SetAction(async (p, ct) =>
+        {
+            var (scheduler, quick) = (p.GetValue(profile), p.GetValue(profile) == "quick");
+            if (scheduler is not ("quick" or "smoke")) return Fail($"unknown profile '{scheduler}' (expected quick or smoke)");
+            IReadOnlyList<(string, string)> list;
+            AgentWorkload workload;
+            try
+            {
+                list = CompareRunner.ParseConfigs(p.GetValue(configs)!);
+                workload = p.GetValue(file) is { } path ? AgentWorkload.Load(path) : WorkloadGenerator.Generate(quick ? QuickWorkload : SmokeWorkload);
+            }
+            catch (Exception e) when (e is ArgumentException or WorkloadFileException)
+            {
+                return Fail(e.Message);
+            }
+
+            var paths = RepoPaths.Find();
+            if (paths is null) return Fail("cannot find the built gateway and worker (run ./test.sh or scripts/setup.sh first)");
+            var modelPath = p.GetValue(model) ?? paths.EnsureModel(quick ? "base125m" : "tiny");
+            if (!File.Exists(modelPath)) return Fail($"model file not found: {modelPath}");
+            var started = Stopwatch.StartNew();
+            var runner = new CompareRunner(paths.GatewayDll, paths.WorkerDll, modelPath, ["--workers", "1", "--slots", "4", "--ctx-per-slot", "4096"], Console.Error);
+            var results = await runner.RunAsync(workload, list, TimeSpan.FromMinutes(quick ? 3 : 2));
+            var description = $"Profile `{p.GetValue(profile)}`: {workload.Sessions.Count} sessions, {workload.TotalTurns} turns, model `{Path.GetFileName(modelPath)}`, one worker with 4 slots, 2 cores; total wall time {started.Elapsed.TotalSeconds:F0} s.";
+            Console.WriteLine(ReportWriter.Table(results));
+            Console.WriteLine($"report: {ReportWriter.Write(p.GetValue(report)!, results, description)}");
+            return results.All(r => r.Errors == 0) ? 0 : 1;
+        });
+        return command;
+    }
+
+    public static Command Simulate()
+    {
+        var sessions = new Option<int>("--sessions") { Description = "sessions in total", DefaultValueFactory = _ => 100_000 };
+        var workers = new Option<int>("--workers") { Description = "simulated workers", DefaultValueFactory = _ => 256 };
+        var configs = new Option<string>("--configs") { Description = "policy combinations; the first is the reference for ratios", DefaultValueFactory = _ => "mlfq+adaptive,fcfs+drop,mlfq+drop,mlfq+keep,mlfq+ttl" };
+        var command = new Command("simulate", "Simulate many workers on the scheduler and the engine cost model (virtual time)") { sessions, workers, configs, Seed };
+        command.SetAction(p =>
+        {
+            if (p.GetValue(sessions) < 1 || p.GetValue(workers) < 1) return Fail("--sessions and --workers must be positive");
+            IReadOnlyList<(string Scheduler, string Pause)> list;
+            try
+            {
+                list = CompareRunner.ParseConfigs(p.GetValue(configs)!);
+            }
+            catch (ArgumentException e)
+            {
+                return Fail(e.Message);
+            }
+
+            var simulator = new Simulator(new SimulationOptions { Sessions = p.GetValue(sessions), Workers = p.GetValue(workers), Seed = p.GetValue(Seed) });
+            var started = Stopwatch.StartNew();
+            var results = list.Select(c =>
+            {
+                var r = simulator.Run(c.Scheduler, c.Pause);
+                Console.Error.WriteLine($"{r.Name}: {r.Steps:N0} engine steps, {r.VirtualSeconds:F0} virtual s, {r.Wall.TotalSeconds:F1} s wall");
+                return r;
+            }).ToList();
+            Console.WriteLine(SimulationTable.Format(results, p.GetValue(sessions), p.GetValue(workers), started.Elapsed));
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command BenchScheduler()
+    {
+        var command = new Command("bench-scheduler", "Scheduler decision time per step with 10,000 live sessions");
+        command.SetAction(_ =>
+        {
+            SchedulerBenchmark.Run(Console.Out);
+            return 0;
+        });
+        return command;
+    }
+
+    private static readonly WorkloadOptions QuickWorkload = new()
+    {
+        Sessions = 8, ArrivalRate = 1, TurnsMedian = 3, MaxTurns = 5, SystemPromptTokens = 150, TaskTokens = 60,
+        ToolResultTokens = 60, OutputTokens = 16, PauseScale = 0.3,
+    };
+
+    private static readonly WorkloadOptions SmokeWorkload = new()
+    {
+        Sessions = 6, ArrivalRate = 0, TurnsMedian = 3, MaxTurns = 4, SystemPromptTokens = 40, TaskTokens = 20,
+        ToolResultTokens = 20, OutputTokens = 8, PauseScale = 0.01,
+    };
+
+    private static WorkloadOptions GeneratorOptions(ParseResult p) => new()
+    {
+        Sessions = p.GetValue(Sessions), Seed = p.GetValue(Seed), ArrivalRate = p.GetValue(Rate), PauseScale = p.GetValue(PauseScale),
+        TurnsMedian = p.GetValue(Turns), OutputTokens = p.GetValue(OutputTokens),
+    };
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine($"error: {message}");
+        return 2;
+    }
+}

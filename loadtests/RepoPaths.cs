@@ -1,0 +1,35 @@
+using System.Diagnostics;
+
+namespace Serving.LoadTests;
+
+/// <summary>Where the built gateway, worker and generated models live, found from the load-test binary's location.</summary>
+internal sealed record RepoPaths(string Root, string GatewayDll, string WorkerDll)
+{
+    public static RepoPaths? Find()
+    {
+        var config = AppContext.BaseDirectory.Contains("/release/", StringComparison.Ordinal) ? "release" : "debug";
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var gateway = Path.Combine(dir.FullName, "artifacts", "bin", "Serving.Gateway", config, "Serving.Gateway.dll");
+            var worker = Path.Combine(dir.FullName, "artifacts", "bin", "Serving.Workers", config, "Serving.Workers.dll");
+            if (File.Exists(gateway) && File.Exists(worker))
+            {
+                return new RepoPaths(dir.FullName, gateway, worker);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The generated model of that kind under .models/, made by the worker's model command when missing.</summary>
+    public string EnsureModel(string kind)
+    {
+        var path = Path.Combine(Root, ".models", kind + ".gguf");
+        if (!File.Exists(path))
+        {
+            Process.Start("dotnet", [WorkerDll, "model", "--kind", kind, "--out", path])!.WaitForExit();
+        }
+
+        return path;
+    }
+}

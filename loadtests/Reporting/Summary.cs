@@ -1,0 +1,30 @@
+using HdrHistogram;
+
+namespace Serving.LoadTests.Reporting;
+
+/// <summary>Mean and percentiles of a sample of durations (seconds), via HdrHistogram at microsecond resolution.</summary>
+public sealed record Summary(int Count, double Mean, double P50, double P95, double P99)
+{
+    public static Summary Of(IEnumerable<double> seconds)
+    {
+        var histogram = new LongHistogram(TimeSpan.FromDays(1).Ticks / 10, 3);
+        var count = 0;
+        foreach (var s in seconds)
+        {
+            histogram.RecordValue(Math.Max(0, (long)(s * 1e6)));
+            count++;
+        }
+
+        if (count == 0)
+        {
+            return new Summary(0, double.NaN, double.NaN, double.NaN, double.NaN);
+        }
+
+        double At(double p) => histogram.GetValueAtPercentile(p) / 1e6;
+        return new Summary(count, histogram.GetMean() / 1e6, At(50), At(95), At(99));
+    }
+
+    public string Row(string name) => $"| {name} | {Count} | {Mean:F3} | {P50:F3} | {P95:F3} | {P99:F3} |";
+
+    public const string Header = "| configuration | n | mean (s) | p50 (s) | p95 (s) | p99 (s) |\n|---|---|---|---|---|---|";
+}

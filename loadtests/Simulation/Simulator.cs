@@ -1,0 +1,246 @@
+using System.Diagnostics;
+using Serving.LoadTests.Reporting;
+using Serving.LoadTests.Workload;
+using Serving.Scheduler;
+using Serving.Scheduler.Contracts;
+using Serving.Scheduler.Costs;
+
+namespace Serving.LoadTests.Simulation;
+
+public sealed record SimulationOptions
+{
+    public int Sessions { get; init; } = 100_000;
+    public int Workers { get; init; } = 256;
+    public int Seed { get; init; } = 1;
+    public int SlotsPerWorker { get; init; } = 8;
+    public int ContextPerSlot { get; init; } = 8192;
+
+    /// <summary>Session arrivals per second per worker (Poisson).</summary>
+    public double ArrivalRatePerWorker { get; init; } = 0.12;
+    public double TurnsMedian { get; init; } = 6;
+    public int SystemPromptTokens { get; init; } = 300;
+    public int TaskTokens { get; init; } = 600;
+    public int ToolResultTokens { get; init; } = 300;
+    public int OutputTokens { get; init; } = 16;
+}
+
+public sealed record SimulationResult(string Name, Summary Completion, Summary Ttft, double SessionsPerMinute, double OutputTokensPerSecond, long Steps, double VirtualSeconds, TimeSpan Wall);
+
+/// <summary>
+/// A discrete-event simulation of many workers, each with a real <see cref="IAgentScheduler"/> and engine time from
+/// <see cref="EngineCostModel"/>: sessions arrive (Poisson), go to the least-loaded worker and stick to it, run their
+/// turns closed-loop with heavy-tailed tool pauses. Virtual time only: nothing sleeps, no threads.
+/// </summary>
+public sealed class Simulator(SimulationOptions options)
+{
+    private readonly EngineCostModel _costs = new();
+
+    public SimulationResult Run(string scheduling, string pausePolicy)
+    {
+        var wall = Stopwatch.StartNew();
+        var run = new SimulationRun(options, _costs, scheduling, pausePolicy);
+        run.Execute();
+        return new SimulationResult($"{scheduling}+{pausePolicy}", Summary.Of(run.Completions), Summary.Of(run.Ttfts),
+            run.Completions.Count / (run.Clock.Seconds / 60), run.OutputTokens / run.Clock.Seconds, run.Steps, run.Clock.Seconds, wall.Elapsed);
+    }
+
+    /// <summary>A settable clock: the simulation moves it to each event's time before the schedulers look.</summary>
+    internal sealed class VirtualClock : TimeProvider
+    {
+        private static readonly DateTimeOffset Origin = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        public double Seconds { get; set; }
+        public override DateTimeOffset GetUtcNow() => Origin + TimeSpan.FromSeconds(Seconds);
+    }
+
+    private sealed class SimSession(int index, int worker, double arrival, List<int> context, List<(string Tool, double Pause, int ToolTokens)> turns)
+    {
+        public int Index { get; } = index;
+        public int Worker { get; } = worker;
+        public double Arrival { get; } = arrival;
+        public List<int> Context { get; } = context;
+        public List<(string Tool, double Pause, int ToolTokens)> Turns { get; } = turns;
+        public int Turn { get; set; }
+        public double SubmittedAt { get; set; }
+        public int Generated { get; set; }
+        public string Key => "s" + Index;
+        public string RequestId => $"s{Index}t{Turn}";
+    }
+
+    private sealed class SimWorker(IAgentScheduler scheduler)
+    {
+        public IAgentScheduler Scheduler { get; } = scheduler;
+        public BatchPlan? Running { get; set; }
+        public int ActiveSessions { get; set; }
+        public Dictionary<string, SimSession> ByRequest { get; } = [];
+    }
+
+    private sealed class SimulationRun
+    {
+        private readonly SimulationOptions _o;
+        private readonly EngineCostModel _costs;
+        private readonly SimWorker[] _workers;
+        private readonly PriorityQueue<Action, (double, long)> _events = new();
+        private readonly Random _random;
+        private readonly int[] _systemPrompt;
+        /// <summary>KV tokens each session holds, for the cost of parking and restoring it.</summary>
+        private readonly Dictionary<string, int> _kvTokens = [];
+        private long _sequence;
+        private int _arrived;
+
+        public SimulationRun(SimulationOptions o, EngineCostModel costs, string scheduling, string pausePolicy)
+        {
+            _o = o;
+            _costs = costs;
+            _random = new Random(o.Seed);
+            _systemPrompt = Enumerable.Range(0, o.SystemPromptTokens).Select(i => 10 + i).ToArray();
+            var schedulerOptions = new SchedulerOptions { Scheduling = scheduling, PausePolicy = pausePolicy, MaxWaitingTurns = 100_000, MaxQueuedPromptTokens = long.MaxValue };
+            var shape = new EngineShape(o.SlotsPerWorker, o.ContextPerSlot, 512);
+            _workers = Enumerable.Range(0, o.Workers).Select(_ => new SimWorker(AgentSchedulerFactory.Create(schedulerOptions, shape, Clock, costs))).ToArray();
+        }
+
+        public VirtualClock Clock { get; } = new();
+        public List<double> Completions { get; } = [];
+        public List<double> Ttfts { get; } = [];
+        public long OutputTokens { get; private set; }
+        public long Steps { get; private set; }
+
+        public void Execute()
+        {
+            At(NextArrivalGap(), Arrive);
+            while (_events.TryDequeue(out var action, out var when))
+            {
+                Clock.Seconds = when.Item1;
+                action();
+            }
+        }
+
+        private void At(double time, Action action) => _events.Enqueue(action, (time, _sequence++));
+
+        private double NextArrivalGap() => Clock.Seconds - Math.Log(1 - _random.NextDouble()) / (_o.ArrivalRatePerWorker * _o.Workers);
+
+        private void Arrive()
+        {
+            var index = _arrived++;
+            if (_arrived < _o.Sessions)
+            {
+                At(NextArrivalGap(), Arrive);
+            }
+
+            var worker = Array.IndexOf(_workers, _workers.MinBy(w => w.ActiveSessions));
+            var turns = Math.Clamp((int)Math.Round(_o.TurnsMedian * Math.Exp(0.6 * Normal())), 1, 20);
+            var plan = Enumerable.Range(0, turns).Select(t => t == 0 ? ("", 0.0, 0) : WithTokens(WorkloadGenerator.DrawPause(_random))).ToList();
+            var context = new List<int>(_systemPrompt);
+            context.AddRange(Enumerable.Range(0, _o.TaskTokens).Select(_ => _random.Next(400, 30000)));
+            var session = new SimSession(index, worker, Clock.Seconds, context, plan);
+            _workers[worker].ActiveSessions++;
+            Submit(session);
+        }
+
+        private (string, double, int) WithTokens((string Tool, double Seconds) pause) =>
+            (pause.Tool, pause.Seconds, (int)(_o.ToolResultTokens * Math.Exp(0.5 * Normal())));
+
+        private double Normal() => Math.Sqrt(-2 * Math.Log(1 - _random.NextDouble())) * Math.Cos(2 * Math.PI * _random.NextDouble());
+
+        private void Submit(SimSession session)
+        {
+            var worker = _workers[session.Worker];
+            var last = session.Turn == session.Turns.Count - 1;
+            if (session.Context.Count + _o.OutputTokens > _o.ContextPerSlot)
+            {
+                Finish(session); // the context is full: the agent stops here, as a real one would have to
+                worker.Scheduler.EndSession(session.Key);
+                return;
+            }
+
+            session.SubmittedAt = Clock.Seconds;
+            session.Generated = 0;
+            var result = worker.Scheduler.Submit(new TurnRequest(session.RequestId, session.Key, [.. session.Context], _o.OutputTokens, last));
+            if (result.Outcome == SubmitOutcome.Rejected)
+            {
+                At(Clock.Seconds + (result.RetryAfter ?? TimeSpan.FromSeconds(1)).TotalSeconds, () => Submit(session));
+                return;
+            }
+
+            worker.ByRequest[session.RequestId] = session;
+            Kick(worker);
+        }
+
+        /// <summary>Starts the worker's next step unless one is running; an idle worker with nothing to do sleeps.</summary>
+        private void Kick(SimWorker worker)
+        {
+            if (worker.Running is not null)
+            {
+                return;
+            }
+
+            var plan = worker.Scheduler.PlanStep();
+            if (plan.IsEmpty)
+            {
+                return;
+            }
+
+            worker.Running = plan;
+            Steps++;
+            At(Clock.Seconds + StepCost(worker, plan).TotalSeconds, () => StepDone(worker));
+        }
+
+        private TimeSpan StepCost(SimWorker worker, BatchPlan plan)
+        {
+            var memory = TimeSpan.Zero;
+            foreach (var op in plan.MemoryOps)
+            {
+                var tokens = _kvTokens.GetValueOrDefault(op.SessionKey);
+                memory += op switch { ParkOp => _costs.Park(tokens), RestoreOp => _costs.Restore(tokens), _ => TimeSpan.Zero };
+            }
+
+            var decodes = plan.Chunks.Where(c => c.IsDecode).ToList();
+            var prefill = plan.Chunks.Where(c => !c.IsDecode).Sum(c => c.Tokens.Length);
+            return memory + _costs.DecodeStep(decodes.Count, decodes.Sum(c => (long)c.StartPosition)) + _costs.Prefill(prefill);
+        }
+
+        private void StepDone(SimWorker worker)
+        {
+            var plan = worker.Running!;
+            worker.Running = null;
+            var progress = new List<TurnProgress>();
+            var finished = new List<SimSession>();
+            foreach (var chunk in plan.Chunks.Where(c => c.WantLogits))
+            {
+                if (!worker.ByRequest.TryGetValue(chunk.RequestId, out var session)) continue;
+                if (++session.Generated == 1) Ttfts.Add(Clock.Seconds - session.SubmittedAt);
+                OutputTokens++;
+                var done = session.Generated >= _o.OutputTokens;
+                var nextTool = session.Turn + 1 < session.Turns.Count ? session.Turns[session.Turn + 1].Tool : null;
+                progress.Add(new TurnProgress(chunk.RequestId, 7, done ? TurnState.Finished : TurnState.Running, done && nextTool is not null, nextTool));
+                if (done) finished.Add(session);
+            }
+
+            var memory = plan.MemoryOps.Select(op => new MemoryOpResult(op, true, TimeSpan.Zero, 0)).ToList();
+            worker.Scheduler.Complete(plan, new StepResult(progress, memory, TimeSpan.Zero));
+            foreach (var session in finished)
+            {
+                worker.ByRequest.Remove(session.RequestId);
+                session.Context.AddRange(Enumerable.Repeat(7, _o.OutputTokens));
+                _kvTokens[session.Key] = session.Context.Count;
+                if (++session.Turn >= session.Turns.Count)
+                {
+                    Finish(session);
+                    continue;
+                }
+
+                var (_, pause, toolTokens) = session.Turns[session.Turn];
+                session.Context.AddRange(Enumerable.Range(0, toolTokens).Select(_ => _random.Next(400, 30000)));
+                At(Clock.Seconds + pause, () => Submit(session));
+            }
+
+            Kick(worker);
+        }
+
+        private void Finish(SimSession session)
+        {
+            Completions.Add(Clock.Seconds - session.Arrival);
+            _workers[session.Worker].ActiveSessions--;
+            _kvTokens.Remove(session.Key);
+        }
+    }
+}
