@@ -16,7 +16,7 @@ public sealed record SimulationOptions
     public int ContextPerSlot { get; init; } = 8192;
 
     /// <summary>Session arrivals per second per worker (Poisson).</summary>
-    public double ArrivalRatePerWorker { get; init; } = 0.12;
+    public double ArrivalRatePerWorker { get; init; } = 0.16;
     public double TurnsMedian { get; init; } = 6;
     public int SystemPromptTokens { get; init; } = 300;
     public int TaskTokens { get; init; } = 600;

@@ -55,7 +55,7 @@ public sealed record SchedulerOptions
     /// <summary>The fixed keep time of the ttl policy (Continuum's 2 s).</summary>
     public TimeSpan Ttl { get; init; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>Adaptive: pauses predicted shorter than this stay resident (until a slot is needed).</summary>
+    /// <summary>Adaptive: pauses predicted at least this long are parked at once when KV use is high.</summary>
     public TimeSpan AdaptiveKeepBelow { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Adaptive: the pause assumed for a tool never seen before (real agent traces: median ≈ 0.3 s).</summary>

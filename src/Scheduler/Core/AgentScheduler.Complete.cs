@@ -114,7 +114,7 @@ internal sealed partial class AgentScheduler
             return;
         }
 
-        var decision = _pausePolicy.OnPauseStart(new PauseContext(session.KvTokens.Count, session.PredictedPause, _waiting.Count > 0, now));
+        var decision = _pausePolicy.OnPauseStart(new PauseContext(session.KvTokens.Count, session.PredictedPause, SlotPressure(), now, _blocks.Usage));
         if (decision.Action == PauseAction.Keep)
         {
             session.KeepUntil = decision.KeepUntil;
@@ -124,6 +124,18 @@ internal sealed partial class AgentScheduler
         {
             Evict(session, decision.Action);
         }
+    }
+
+    /// <summary>More turns wait than there are free slots: someone will need a paused session's slot.</summary>
+    private bool SlotPressure()
+    {
+        var free = 0;
+        foreach (var s in _slots)
+        {
+            if (s is null) free++;
+        }
+
+        return _waiting.Count > free;
     }
 
     /// <summary>Frees a resident session's slot by parking or dropping its KV.</summary>

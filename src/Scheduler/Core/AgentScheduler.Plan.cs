@@ -28,38 +28,39 @@ internal sealed partial class AgentScheduler
             return;
         }
 
-        foreach (var session in _pausedResident.Where(s => s.KeepUntil is { } until && until <= now).ToList())
+        List<SessionState>? expired = null;
+        foreach (var session in _pausedResident)
         {
-            Evict(session, _pausePolicy.AfterDeadline);
+            if (session.KeepUntil is { } until && until <= now)
+            {
+                (expired ??= []).Add(session);
+            }
         }
+
+        expired?.ForEach(session => Evict(session, _pausePolicy.AfterDeadline));
     }
 
-    /// <summary>Gives waiting turns a slot, in priority order, while slots can be found.</summary>
+    /// <summary>Gives waiting turns a slot, best first, while slots can be found.</summary>
     private void PlaceWaitingTurns(DateTimeOffset now, long stepId)
     {
-        // Ordering the queue is the costly part; skip it when no slot could be found anyway.
-        if (_waiting.Count == 0 || (_pausedResident.Count == 0 && Array.IndexOf(_slots, null) < 0))
+        // Finding the best turn is the costly part; skip it when no slot could be had anyway.
+        while (_waiting.Count > 0 && (_pausedResident.Count > 0 || Array.IndexOf(_slots, null) >= 0))
         {
-            return;
-        }
-
-        foreach (var turn in OrderWaiting(now).ToList())
-        {
-            var session = turn.Session;
-            if (!session.Admitted && _admittedSessions >= _admission.Window)
+            var turn = BestWaiting(now);
+            if (turn is null)
             {
-                continue; // AIMD: a new session waits until the window has room.
+                return;
             }
 
-            var slot = session.Slot ?? AcquireSlot();
+            var slot = turn.Session.Slot ?? AcquireSlot();
             if (slot is null)
             {
-                break; // No slot now; nothing later in the order could get one either.
+                return; // Every slot is busy with running turns.
             }
 
-            if (!session.Admitted)
+            if (!turn.Session.Admitted)
             {
-                session.Admitted = true;
+                turn.Session.Admitted = true;
                 _admittedSessions++;
             }
 
@@ -67,10 +68,32 @@ internal sealed partial class AgentScheduler
         }
     }
 
-    private IEnumerable<TurnInFlight> OrderWaiting(DateTimeOffset now) => _mlfq
-        ? _waiting.OrderBy(t => MlfqLevels.Effective(MlfqLevels.SizeLevel(t.EstimatedUncached, _options.LevelThresholds), 0, now - t.Arrival, _options.AgingInterval))
-                  .ThenBy(t => t.Sequence)
-        : _waiting.OrderBy(t => t.Sequence);
+    /// <summary>
+    /// The waiting turn to place next: lowest effective level (MLFQ; aging included), then arrival; FCFS uses arrival
+    /// only. A linear scan per placement instead of sorting the whole queue every step: placements per step are few.
+    /// New sessions are skipped while the AIMD window is full.
+    /// </summary>
+    private TurnInFlight? BestWaiting(DateTimeOffset now)
+    {
+        var windowOpen = _admittedSessions < _admission.Window;
+        TurnInFlight? best = null;
+        var bestLevel = int.MaxValue;
+        foreach (var turn in _waiting)
+        {
+            if (!turn.Session.Admitted && !windowOpen)
+            {
+                continue;
+            }
+
+            var level = _mlfq ? MlfqLevels.Effective(MlfqLevels.SizeLevel(turn.EstimatedUncached, _options.LevelThresholds), 0, now - turn.Arrival, _options.AgingInterval) : 0;
+            if (best is null || level < bestLevel || (level == bestLevel && turn.Sequence < best.Sequence))
+            {
+                (best, bestLevel) = (turn, level);
+            }
+        }
+
+        return best;
+    }
 
     /// <summary>A free slot, or one taken from the kept session the policy evicts first; null when every slot is busy.</summary>
     private int? AcquireSlot()

@@ -9,7 +9,8 @@ public sealed record PauseDecision(PauseAction Action, DateTimeOffset? KeepUntil
 /// <param name="Tokens">KV tokens the session holds.</param>
 /// <param name="PredictedPause">Expected pause length (client hint, else per-tool history, else a default).</param>
 /// <param name="SlotPressure">Turns are waiting for a slot right now.</param>
-public sealed record PauseContext(int Tokens, TimeSpan PredictedPause, bool SlotPressure, DateTimeOffset Now);
+/// <param name="KvUsage">Share of KV blocks in use (0–1); admission shrinks its window when this runs high.</param>
+public sealed record PauseContext(int Tokens, TimeSpan PredictedPause, bool SlotPressure, DateTimeOffset Now, double KvUsage = 0);
 
 /// <summary>
 /// What happens to a session's KV during a tool pause. Policies are named strategies (see <see cref="PausePolicies"/>);

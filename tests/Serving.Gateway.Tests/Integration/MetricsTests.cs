@@ -10,17 +10,23 @@ public sealed class MetricsTests(GatewayFixture gateway)
     public async Task Metrics_ParseAsPrometheusText_AndAgentMetricsMoveWhenASessionParksAndRestores()
     {
         var before = PrometheusText.Parse(await Scrape());
-        var session = gateway.Chat(sessionId: "metrics-" + Guid.NewGuid().ToString("N"));
+        // The agent announces a long tool call (60 s), so it is the one expected back last.
+        var session = gateway.Chat(sessionId: "metrics-" + Guid.NewGuid().ToString("N"), toolExpectedMs: 60_000);
         var messages = new List<ChatMessage> { new UserChatMessage("park me") };
         var options = new ChatCompletionOptions { Temperature = 0f, MaxOutputTokenCount = 4 };
         var first = (await session.CompleteChatAsync(messages, options)).Value;
+        // Four other sessions need the worker's four slots during the pause: the adaptive policy parks ours.
+        for (var i = 0; i < 4; i++)
+        {
+            await gateway.Chat(sessionId: $"other-{i}-{Guid.NewGuid():N}").CompleteChatAsync([new UserChatMessage($"other agent {i}")], options);
+        }
+
         messages.Add(new AssistantChatMessage(first.Content[0].Text));
         messages.Add(new UserChatMessage("tool result"));
         var second = (await session.CompleteChatAsync(messages, options)).Value;
         var after = PrometheusText.Parse(await Scrape());
 
         Assert.True(second.Usage.InputTokenDetails.CachedTokenCount > 0);
-        // The adaptive policy parks a pause predicted longer than 1 s (the default prediction is 2 s), then restores it.
         Assert.True(after.Sum("serving_session_park_total", "result", "ok") > before.Sum("serving_session_park_total", "result", "ok"));
         Assert.True(after.Sum("serving_session_restore_total", "result", "restored") > before.Sum("serving_session_restore_total", "result", "restored"));
         Assert.True(after.Sum("serving_prompt_tokens_cached_total") > before.Sum("serving_prompt_tokens_cached_total"));

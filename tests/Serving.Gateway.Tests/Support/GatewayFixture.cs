@@ -65,12 +65,17 @@ public class GatewayFixture : IAsyncLifetime
         throw new TimeoutException("the gateway's workers did not become ready");
     }
 
-    public ChatClient Chat(string apiKey = KeyA, string? sessionId = null, bool final = false)
+    public ChatClient Chat(string apiKey = KeyA, string? sessionId = null, bool final = false, int? toolExpectedMs = null)
     {
         var options = new OpenAIClientOptions { Endpoint = new Uri(BaseUrl + "/v1"), NetworkTimeout = TimeSpan.FromMinutes(2) };
         if (sessionId is not null)
         {
             options.AddPolicy(new HeaderPolicy("X-Session-Id", sessionId), PipelinePosition.PerCall);
+        }
+
+        if (toolExpectedMs is { } hint)
+        {
+            options.AddPolicy(new HeaderPolicy("X-Tool-Expected-Ms", hint.ToString(System.Globalization.CultureInfo.InvariantCulture)), PipelinePosition.PerCall);
         }
 
         if (final)

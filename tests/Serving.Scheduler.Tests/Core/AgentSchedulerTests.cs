@@ -108,31 +108,46 @@ public sealed class AgentSchedulerTests
     }
 
     [Fact]
-    public void PausePolicyAdaptive_UnknownToolPause_ParksAtOnceAndRestoresOnReturn()
+    public void PausePolicyAdaptive_NoPressure_StaysResidentAndTheReturnCostsNothing()
     {
         var h = new SchedulerHarness(new SchedulerOptions { PausePolicy = PausePolicies.Adaptive });
         var prompt = SchedulerHarness.Tokens(40);
         h.Submit("t1", "s1", prompt, maxNew: 2);
-        h.RunUntilDone("t1", maxSteps: 5);
-        Assert.Equal(new ParkOp("s1", 0, "kv:s1"), Assert.Single(h.Step().MemoryOps));
-        Assert.Equal(1, h.Scheduler.Snapshot().ParkedSessions);
-
+        h.RunUntilDone("t1");
+        h.Time.Advance(TimeSpan.FromMinutes(2));
+        Assert.Empty(h.Step().MemoryOps);
         h.Submit("t2", "s1", prompt.Concat([7, 7]).ToArray(), maxNew: 1);
-        var restore = h.Step();
-        Assert.Equal(new RestoreOp("s1", "kv:s1", 0), Assert.Single(restore.MemoryOps));
-        Assert.Empty(restore.Chunks); // the turn waits one step for its restore
+        var plan = h.Step();
+        Assert.Empty(plan.MemoryOps);
+        Assert.Equal(41, plan.Chunks.Single().StartPosition);
+    }
+
+    [Fact]
+    public void PausePolicyAdaptive_TurnEndsWhileOthersWait_ParksAtOnceAndRestoresOnReturn()
+    {
+        var h = new SchedulerHarness(new SchedulerOptions { PausePolicy = PausePolicies.Adaptive }, slots: 1);
+        var prompt = SchedulerHarness.Tokens(40);
+        h.Submit("a1", "A", prompt, maxNew: 2);
+        h.Step();
+        h.Submit("b1", "B", SchedulerHarness.Tokens(30, 700), maxNew: 1);
+        h.RunUntilDone("a1");
+        var handover = h.Step();
+        Assert.Equal(new ParkOp("A", 0, "kv:A"), Assert.Single(handover.MemoryOps));
+        Assert.Equal(("b1", 0), (handover.Chunks.Single().RequestId, handover.Chunks.Single().Slot));
+
+        h.Submit("a2", "A", prompt.Concat([7, 7]).ToArray(), maxNew: 1);
+        var back = h.Step(); // B finished last step with A waiting: B is parked, A restored
+        Assert.Equal([new ParkOp("B", 0, "kv:B"), new RestoreOp("A", "kv:A", 0)], back.MemoryOps);
+        Assert.Empty(back.Chunks); // the turn waits one step for its restore
         Assert.Equal(41, h.Step().Chunks.Single().StartPosition);
     }
 
     [Fact]
-    public void PausePolicyAdaptive_ShortHintedPause_KeepsResidentUntilTheKeepDeadlineThenParks()
+    public void PausePolicyAdaptive_LongPauseWhileKvUseIsHigh_ParksAtOnce()
     {
-        var h = new SchedulerHarness(new SchedulerOptions { PausePolicy = PausePolicies.Adaptive });
-        h.Submit("t1", "s1", SchedulerHarness.Tokens(40), maxNew: 2, hintMs: 200);
+        var h = new SchedulerHarness(new SchedulerOptions { PausePolicy = PausePolicies.Adaptive, BlockSize = 16 }, slots: 1, contextPerSlot: 64, batch: 64);
+        h.Submit("t1", "s1", SchedulerHarness.Tokens(60), maxNew: 2, hintMs: 30_000);
         h.RunUntilDone("t1");
-        h.Time.Advance(TimeSpan.FromMilliseconds(999));
-        Assert.Empty(h.Step().MemoryOps);
-        h.Time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.IsType<ParkOp>(Assert.Single(h.Step().MemoryOps));
     }
 
@@ -154,14 +169,16 @@ public sealed class AgentSchedulerTests
     [Fact]
     public void Complete_RestoreFailed_TurnRecomputesFromPositionZero()
     {
-        var h = new SchedulerHarness(new SchedulerOptions { PausePolicy = PausePolicies.Adaptive });
+        var h = new SchedulerHarness(new SchedulerOptions { PausePolicy = PausePolicies.Adaptive }, slots: 1);
         var prompt = SchedulerHarness.Tokens(40);
-        h.Submit("t1", "s1", prompt, maxNew: 2);
-        h.RunUntilDone("t1");
-        h.Step(); // park
+        h.Submit("a1", "A", prompt, maxNew: 2);
+        h.Step();
+        h.Submit("b1", "B", SchedulerHarness.Tokens(30, 700), maxNew: 1, final: true);
+        h.RunUntilDone("a1");
+        h.Step(); // A parked, B runs and ends
         h.FailingOps.Add(typeof(RestoreOp));
-        h.Submit("t2", "s1", prompt.Concat([7, 7]).ToArray(), maxNew: 1);
-        h.Step(); // restore fails
+        h.Submit("a2", "A", prompt.Concat([7, 7]).ToArray(), maxNew: 1);
+        Assert.Contains(h.Step().MemoryOps, op => op is RestoreOp); // fails
         var chunk = h.Step().Chunks.Single();
         Assert.Equal((0, 42), (chunk.StartPosition, chunk.Tokens.Length));
         Assert.Equal(1, h.Scheduler.Snapshot().Counters.RestoreFailures);
@@ -193,13 +210,15 @@ public sealed class AgentSchedulerTests
     [Fact]
     public void EndSession_ParkedSession_DropsItsEntryAndForgetsIt()
     {
-        var h = new SchedulerHarness();
-        h.Submit("t1", "s1", SchedulerHarness.Tokens(40), maxNew: 2);
-        h.RunUntilDone("t1");
+        var h = new SchedulerHarness(new SchedulerOptions(), slots: 1);
+        h.Submit("a1", "A", SchedulerHarness.Tokens(40), maxNew: 2);
         h.Step();
-        h.Scheduler.EndSession("s1");
-        Assert.Equal(new DropOp("s1", null, "kv:s1"), Assert.Single(h.Step().MemoryOps));
-        Assert.Equal(0, h.Scheduler.Snapshot().Sessions);
+        h.Submit("b1", "B", SchedulerHarness.Tokens(30, 700), maxNew: 1, final: true);
+        h.RunUntilDone("a1");
+        Assert.IsType<ParkOp>(h.Step().MemoryOps.Single());
+        h.Scheduler.EndSession("A");
+        Assert.Contains(new DropOp("A", null, "kv:A"), h.Step().MemoryOps);
+        Assert.Equal(0, h.Scheduler.Snapshot().ParkedSessions);
     }
 
     [Fact]

@@ -14,12 +14,15 @@ public sealed class StepLoopGenerationServiceTests : IDisposable
     private readonly StepLoopGenerationService _service;
     private readonly WorkerMetrics _metrics = new();
 
+    private int Slots { get; }
+
     public StepLoopGenerationServiceTests() : this(slots: 2)
     {
     }
 
     private StepLoopGenerationServiceTests(int slots)
     {
+        Slots = slots;
         _engine = new SimulatedEngine(slots: slots, contextPerSlot: 1024);
         var scheduler = AgentSchedulerFactory.Create(new SchedulerOptions(), new EngineShape(slots, 1024, 512), TimeProvider.System);
         _service = new StepLoopGenerationService(_engine, scheduler, _store, _metrics, TimeProvider.System);
@@ -68,7 +71,7 @@ public sealed class StepLoopGenerationServiceTests : IDisposable
     }
 
     [Fact]
-    public async Task Generate_SecondTurnOfSession_ReusesTheParkedPrefixAndMatchesAFreshRun()
+    public async Task Generate_SecondTurnOfSession_ReusesTheResidentPrefixAndMatchesAFreshRun()
     {
         var (first, _) = await RunAsync(Request("turn one", maxTokens: 8, session: "t:s")).WaitAsync(TimeSpan.FromSeconds(30));
         var next = "turn one" + first + " tool says ok";
@@ -79,8 +82,25 @@ public sealed class StepLoopGenerationServiceTests : IDisposable
         Assert.Equal(1 + 8 + 7, done.CachedTokens);
         Assert.Equal(0, freshDone.CachedTokens);
         Assert.Equal(fresh, second);
-        Assert.Equal(1, _metrics.Parks.WithLabels("ok").Value);
-        Assert.Equal(1, _metrics.Restores.WithLabels("restored").Value);
+        Assert.Equal(1, _metrics.Restores.WithLabels("hit").Value);
+    }
+
+    [Fact]
+    public async Task Generate_SlotTakenDuringThePause_SessionIsParkedThenRestoredExactly()
+    {
+        using var single = new StepLoopGenerationServiceTests(slots: 1);
+        var (first, _) = await single.RunAsync(single.Request("park me", maxTokens: 8, session: "t:p")).WaitAsync(TimeSpan.FromSeconds(30));
+        await single.RunAsync(single.Request("someone else", maxTokens: 4)).WaitAsync(TimeSpan.FromSeconds(30)); // takes the only slot
+        var next = "park me" + first + " result";
+        var (second, done) = await single.RunAsync(single.Request(next, maxTokens: 8, session: "t:p")).WaitAsync(TimeSpan.FromSeconds(30));
+        var (fresh, _) = await single.RunAsync(single.Request(next, maxTokens: 8)).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(1, single.Slots);
+        Assert.Equal(1 + 7 + 7, done.CachedTokens);
+        Assert.Equal(fresh, second);
+        // Parked twice: for "someone else" and again for the fresh run; restored once, for its second turn.
+        Assert.Equal(2, single._metrics.Parks.WithLabels("ok").Value);
+        Assert.Equal(1, single._metrics.Restores.WithLabels("restored").Value);
     }
 
     [Fact]
