@@ -124,7 +124,8 @@ internal static class Commands
 
             var simulator = new Simulator(new SimulationOptions { Sessions = p.GetValue(sessions), Workers = p.GetValue(workers), Seed = p.GetValue(Seed) });
             var started = Stopwatch.StartNew();
-            var results = list.Select(c =>
+            // Configurations are independent single-threaded simulations: run them side by side on all cores.
+            var results = list.AsParallel().AsOrdered().WithDegreeOfParallelism(Environment.ProcessorCount).Select(c =>
             {
                 var r = simulator.Run(c.Scheduler, c.Pause);
                 Console.Error.WriteLine($"{r.Name}: {r.Steps:N0} engine steps, {r.VirtualSeconds:F0} virtual s, {r.Wall.TotalSeconds:F1} s wall");
