@@ -93,7 +93,8 @@ public sealed class Simulator(SimulationOptions options)
             _costs = costs;
             _random = new Random(o.Seed);
             _systemPrompt = Enumerable.Range(0, o.SystemPromptTokens).Select(i => 10 + i).ToArray();
-            var schedulerOptions = new SchedulerOptions { Scheduling = scheduling, PausePolicy = pausePolicy, MaxWaitingTurns = 100_000, MaxQueuedPromptTokens = long.MaxValue };
+            // Default queue bounds, as a real worker has: an overloaded worker refuses turns and the agent retries later.
+            var schedulerOptions = new SchedulerOptions { Scheduling = scheduling, PausePolicy = pausePolicy };
             var shape = new EngineShape(o.SlotsPerWorker, o.ContextPerSlot, 512);
             _workers = Enumerable.Range(0, o.Workers).Select(_ => new SimWorker(AgentSchedulerFactory.Create(schedulerOptions, shape, Clock, costs))).ToArray();
         }

@@ -64,17 +64,10 @@ internal sealed class DiskSpillTier : IDisposable
         return true;
     }
 
-    public ParkedReadResult TryRead(string id, Span<byte> destination)
+    /// <summary>Reads a present entry into a large enough buffer (the tiered store checks both first).</summary>
+    public ParkedReadResult Read(string id, Span<byte> destination)
     {
-        if (!_entries.TryGetValue(id, out var entry))
-        {
-            return ParkedReadResult.Missing;
-        }
-
-        if (destination.Length < entry.Length)
-        {
-            return ParkedReadResult.BufferTooSmall;
-        }
+        var entry = _entries[id];
 
         try
         {

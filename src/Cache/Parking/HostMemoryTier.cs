@@ -68,17 +68,10 @@ internal sealed unsafe class HostMemoryTier : IDisposable
         return true;
     }
 
-    public ParkedReadResult TryRead(string id, Span<byte> destination)
+    /// <summary>Reads a present entry into a large enough buffer (the tiered store checks both first).</summary>
+    public ParkedReadResult Read(string id, Span<byte> destination)
     {
-        if (!_entries.TryGetValue(id, out var entry))
-        {
-            return ParkedReadResult.Missing;
-        }
-
-        if (destination.Length < entry.Length)
-        {
-            return ParkedReadResult.BufferTooSmall;
-        }
+        var entry = _entries[id];
 
         var target = destination[..(int)entry.Length];
         for (var i = 0; i < entry.Pages.Length; i++)

@@ -63,10 +63,21 @@ public sealed class TieredParkingStore : IParkingStore
         return stored;
     }
 
-    public ParkedReadResult TryRead(string entryId, Span<byte> destination) =>
-        _host.Contains(entryId) ? _host.TryRead(entryId, destination)
-        : _disk?.Contains(entryId) == true ? _disk.TryRead(entryId, destination)
-        : ParkedReadResult.Missing;
+    public ParkedReadResult TryRead(string entryId, Span<byte> destination)
+    {
+        var size = SizeOf(entryId);
+        if (size < 0)
+        {
+            return ParkedReadResult.Missing;
+        }
+
+        if (destination.Length < size)
+        {
+            return ParkedReadResult.BufferTooSmall;
+        }
+
+        return _host.Contains(entryId) ? _host.Read(entryId, destination) : _disk!.Read(entryId, destination);
+    }
 
     public long SizeOf(string entryId) => _host.Contains(entryId) ? _host.SizeOf(entryId) : _disk?.SizeOf(entryId) ?? -1;
 
@@ -111,7 +122,7 @@ public sealed class TieredParkingStore : IParkingStore
         if (_disk is not null && _disk.Fits(length) && MakeDiskRoom(length))
         {
             var buffer = new byte[length];
-            if (_host.TryRead(id, buffer) == ParkedReadResult.Ok && _disk.TryStore(id, buffer, _host.SequenceOf(id)))
+            if (_host.Read(id, buffer) == ParkedReadResult.Ok && _disk.TryStore(id, buffer, _host.SequenceOf(id)))
             {
                 _spilled++;
                 _host.Remove(id);

@@ -33,36 +33,20 @@ internal sealed class GgufWriter
 
     public void Add(string key, bool value) => _metadata.Add((key, w => { w.Write((uint)ValueType.Bool); w.Write((byte)(value ? 1 : 0)); }));
 
-    public void Add(string key, IReadOnlyList<string> values) => _metadata.Add((key, w =>
-    {
-        w.Write((uint)ValueType.Array);
-        w.Write((uint)ValueType.String);
-        w.Write((ulong)values.Count);
-        foreach (var v in values)
-        {
-            WriteString(w, v);
-        }
-    }));
+    public void Add(string key, IReadOnlyList<string> values) => AddArray(key, ValueType.String, values, WriteString);
 
-    public void Add(string key, IReadOnlyList<float> values) => _metadata.Add((key, w =>
-    {
-        w.Write((uint)ValueType.Array);
-        w.Write((uint)ValueType.Float32);
-        w.Write((ulong)values.Count);
-        foreach (var v in values)
-        {
-            w.Write(v);
-        }
-    }));
+    public void Add(string key, IReadOnlyList<float> values) => AddArray(key, ValueType.Float32, values, (w, v) => w.Write(v));
 
-    public void Add(string key, IReadOnlyList<int> values) => _metadata.Add((key, w =>
+    public void Add(string key, IReadOnlyList<int> values) => AddArray(key, ValueType.Int32, values, (w, v) => w.Write(v));
+
+    private void AddArray<T>(string key, ValueType elementType, IReadOnlyList<T> values, Action<BinaryWriter, T> write) => _metadata.Add((key, w =>
     {
         w.Write((uint)ValueType.Array);
-        w.Write((uint)ValueType.Int32);
+        w.Write((uint)elementType);
         w.Write((ulong)values.Count);
         foreach (var v in values)
         {
-            w.Write(v);
+            write(w, v);
         }
     }));
 
