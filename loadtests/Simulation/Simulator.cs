@@ -72,6 +72,9 @@ public sealed class Simulator(SimulationOptions options)
         public BatchPlan? Running { get; set; }
         public int ActiveSessions { get; set; }
         public Dictionary<string, SimSession> ByRequest { get; } = [];
+
+        /// <summary>Turns the worker refused (queue full), waiting at the gateway in arrival order.</summary>
+        public Queue<SimSession> Refused { get; } = new();
     }
 
     private sealed class SimulationRun
@@ -158,7 +161,9 @@ public sealed class Simulator(SimulationOptions options)
             var result = worker.Scheduler.Submit(new TurnRequest(session.RequestId, session.Key, [.. session.Context], _o.OutputTokens, last));
             if (result.Outcome == SubmitOutcome.Rejected)
             {
-                At(Clock.Seconds + (result.RetryAfter ?? TimeSpan.FromSeconds(1)).TotalSeconds, () => Submit(session));
+                // Like the gateway's admission queue: wait until the worker finishes something, then try again
+                // (polling every Retry-After second would flood the event queue of an overloaded run).
+                worker.Refused.Enqueue(session);
                 return;
             }
 
@@ -234,7 +239,17 @@ public sealed class Simulator(SimulationOptions options)
                 At(Clock.Seconds + pause, () => Submit(session));
             }
 
+            RetryRefused(worker, finished.Count);
             Kick(worker);
+        }
+
+        /// <summary>Each finished turn makes room for one refused turn (first come, first served).</summary>
+        private void RetryRefused(SimWorker worker, int room)
+        {
+            for (var i = 0; i < room && worker.Refused.TryDequeue(out var session); i++)
+            {
+                Submit(session);
+            }
         }
 
         private void Finish(SimSession session)
