@@ -154,7 +154,7 @@ internal static class Commands
         ToolResultTokens = 60, OutputTokens = 16, PauseScale = 0.3,
     };
 
-    private static readonly WorkloadOptions SmokeWorkload = new()
+    internal static readonly WorkloadOptions SmokeWorkload = new()
     {
         Sessions = 6, ArrivalRate = 0, TurnsMedian = 3, MaxTurns = 4, SystemPromptTokens = 40, TaskTokens = 20,
         ToolResultTokens = 20, OutputTokens = 8, PauseScale = 0.01,
