@@ -104,7 +104,7 @@ public sealed partial class StepLoopGenerationService
                 _metrics.QueueTime.Observe((now - request.Arrival).TotalSeconds);
                 _metrics.CachedPromptTokens.Inc(chunk.StartPosition);
                 var result = chunk.StartPosition > 0 ? (request.RestoredFromStore ? "restored" : "hit") : "recompute";
-                if (request.Request.SessionKey is not null && (chunk.StartPosition > 0 || _seenSessions.Contains(request.SessionKey)))
+                if (request.Request.SessionKey is not null && (chunk.StartPosition > 0 || _lastTurnEnd.ContainsKey(request.SessionKey)))
                 {
                     _metrics.Restores.WithLabels(result).Inc();
                 }
@@ -173,8 +173,7 @@ public sealed partial class StepLoopGenerationService
         Finish(request, reason);
         if (!request.Request.IsFinal && request.Request.SessionKey is not null)
         {
-            _pauseStarted[request.SessionKey] = _time.GetUtcNow();
-            _seenSessions.Add(request.SessionKey);
+            _lastTurnEnd[request.SessionKey] = _time.GetUtcNow();
         }
 
         return new TurnProgress(request.Request.RequestId, token, TurnState.Finished, reason == FinishReason.ToolCalls, tool);

@@ -33,9 +33,13 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
     private readonly Channel<Command> _controls = Channel.CreateUnbounded<Command>();
     private readonly SemaphoreSlim _wake = new(0);
     private readonly Dictionary<string, ActiveRequest> _active = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, DateTimeOffset> _pauseStarted = new(StringComparer.Ordinal);
-    /// <summary>Sessions that finished a turn here: a later turn with nothing cached was a recompute.</summary>
-    private readonly HashSet<string> _seenSessions = new(StringComparer.Ordinal);
+    /// <summary>
+    /// When each session's last turn ended here: the next turn's arrival gives the tool pause, and a later turn with
+    /// nothing cached was a recompute. Entries older than the scheduler's idle timeout are pruned (the scheduler has
+    /// forgotten those sessions too).
+    /// </summary>
+    private readonly Dictionary<string, DateTimeOffset> _lastTurnEnd = new(StringComparer.Ordinal);
+    private DateTimeOffset _nextPrune;
     private readonly NativeBuffer _staging;
     private readonly float[] _logits;
     private readonly Thread _thread;
@@ -52,7 +56,7 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
         _submits = Channel.CreateBounded<Command>(new BoundedChannelOptions(queueCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
         _staging = new NativeBuffer(Math.Max(1 << 20, engine.Info.ContextPerSlot * engine.Info.KvBytesPerToken + (1 << 20)));
         _logits = new float[engine.Info.VocabSize];
-        _stats = BuildStats();
+        _stats = BuildStats(scheduler.Snapshot());
         _thread = new Thread(Run) { Name = "engine-step-loop", IsBackground = true };
     }
 
@@ -138,6 +142,7 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
                 if (plan.IsEmpty)
                 {
                     PublishStats();
+                    PruneSessions();
                     // Nothing to run: sleep until a command arrives, waking now and then for time-based policies.
                     _wake.Wait(TimeSpan.FromMilliseconds(50));
                     continue;
@@ -206,8 +211,7 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
                 }
 
                 _scheduler.EndSession(key);
-                _pauseStarted.Remove(key);
-                _seenSessions.Remove(key);
+                _lastTurnEnd.Remove(key);
                 break;
         }
     }
@@ -228,7 +232,7 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
             return;
         }
 
-        if (_pauseStarted.Remove(request.SessionKey, out var pauseStart))
+        if (_lastTurnEnd.TryGetValue(request.SessionKey, out var pauseStart))
         {
             _metrics.ToolPause.Observe((request.Arrival - pauseStart).TotalSeconds);
         }
@@ -267,20 +271,34 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
         }
     }
 
+    private void PruneSessions()
+    {
+        var now = _time.GetUtcNow();
+        if (now < _nextPrune)
+        {
+            return;
+        }
+
+        _nextPrune = now + TimeSpan.FromMinutes(1);
+        var cutoff = now - new Serving.Scheduler.SchedulerOptions().SessionIdleTimeout;
+        foreach (var (key, ended) in _lastTurnEnd.Where(e => e.Value < cutoff).ToList())
+        {
+            _lastTurnEnd.Remove(key);
+        }
+    }
+
     private void PublishStats()
     {
-        _stats = BuildStats();
+        var snapshot = _scheduler.Snapshot();
+        _stats = BuildStats(snapshot);
         _metrics.RequestsRunning.Set(_stats.RunningRequests);
         _metrics.RequestsWaiting.Set(_stats.WaitingRequests);
         _metrics.KvCacheUsage.Set(_stats.KvCacheUsage);
         _metrics.SessionsParked.Set(_stats.ParkedSessions);
         _metrics.SessionsResident.Set(_stats.ResidentSessions);
-        _metrics.Preemptions.IncTo(_scheduler.Snapshot().Counters.Preemptions);
+        _metrics.Preemptions.IncTo(snapshot.Counters.Preemptions);
     }
 
-    private WorkerStats BuildStats()
-    {
-        var s = _scheduler.Snapshot();
-        return new WorkerStats(s.RunningTurns, s.WaitingTurns, s.ResidentSessions, s.ParkedSessions, s.KvUsage, _engine.Info.SlotCount, s.FreeSlots);
-    }
+    private WorkerStats BuildStats(SchedulerSnapshot s) =>
+        new(s.RunningTurns, s.WaitingTurns, s.ResidentSessions, s.ParkedSessions, s.KvUsage, _engine.Info.SlotCount, s.FreeSlots);
 }
