@@ -78,9 +78,10 @@ public sealed class SessionAdmission : IDisposable
             _metrics.AdmissionQueue.Set(_queue.Count);
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(_options.QueueTimeout);
+        // The timeout runs on the injected clock, so tests drive it with FakeTimeProvider instead of waiting.
+        using var timeout = new CancellationTokenSource(_options.QueueTimeout, _time);
         await using (timeout.Token.Register(() => ready.TrySetResult(false)))
+        await using (ct.Register(() => ready.TrySetResult(false)))
         {
             if (await ready.Task)
             {
