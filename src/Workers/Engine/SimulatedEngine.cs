@@ -38,6 +38,15 @@ public sealed class SimulatedEngine : IInferenceEngine
 
     public int? EosAfter { get; set; }
 
+    /// <summary>
+    /// When set, generation follows this text byte by byte (then EOS): how tests make the "model" emit a tool call.
+    /// The script starts right after the prompt (the last prefill of the slot).
+    /// </summary>
+    public string? Script { get; set; }
+
+    /// <summary>Tokens the script is measured from: generation step i emits script byte i.</summary>
+    private readonly Dictionary<int, int> _promptLength = [];
+
     /// <summary>Virtual time of the last decode.</summary>
     public TimeSpan LastStepCost { get; private set; }
 
@@ -77,10 +86,16 @@ public sealed class SimulatedEngine : IInferenceEngine
         _lastLogits = new float[chunks.Count][];
         for (var i = 0; i < chunks.Count; i++)
         {
+            if (chunks[i].Tokens.Length > 1)
+            {
+                // A prefill: the scripted answer starts after it.
+                _promptLength[chunks[i].Slot] = chunks[i].StartPosition + chunks[i].Tokens.Length;
+            }
+
             _slots[chunks[i].Slot].AddRange(chunks[i].Tokens);
             if (chunks[i].WantLogits)
             {
-                _lastLogits[i] = LogitsFor(_slots[chunks[i].Slot]);
+                _lastLogits[i] = Script is null ? LogitsFor(_slots[chunks[i].Slot]) : ScriptedLogits(_slots[chunks[i].Slot].Count - _promptLength.GetValueOrDefault(chunks[i].Slot));
             }
         }
 
@@ -149,6 +164,14 @@ public sealed class SimulatedEngine : IInferenceEngine
 
     public void Dispose()
     {
+    }
+
+    private float[] ScriptedLogits(int generated)
+    {
+        var logits = new float[Info.VocabSize];
+        var bytes = Encoding.UTF8.GetBytes(Script!);
+        logits[generated < bytes.Length ? bytes[generated] + Specials : Info.EosToken] = 1f;
+        return logits;
     }
 
     /// <summary>Pseudo-logits seeded by the whole history: printable bytes only, EOS once past <see cref="EosAfter"/>.</summary>

@@ -1,0 +1,94 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Serving.Scheduler.Contracts;
+using Serving.Workers.Engine;
+using Serving.Workers.Hosting;
+
+namespace Serving.Workers.Tests.Api;
+
+/// <summary>The worker's HTTP endpoint on real Kestrel, with the simulated engine scripted to call a tool.</summary>
+public sealed class WorkerApiTests : IAsyncLifetime
+{
+    private const string ToolCall = "Checking.\n<tool_call>\n{\"name\": \"list_files\", \"arguments\": {\"path\": \"src\"}}\n</tool_call>";
+    private readonly SimulatedEngine _engine = new(slots: 2, contextPerSlot: 4096) { Script = ToolCall };
+    private WorkerApp _worker = null!;
+    private HttpClient _http = null!;
+
+    public async Task InitializeAsync()
+    {
+        _worker = await WorkerApp.StartAsync(new WorkerSettings { ModelPath = "simulated", Port = 0, HostPoolBytes = 16 << 20 }, _engine);
+        _http = new HttpClient { BaseAddress = new Uri(_worker.Url) };
+    }
+
+    private static GenerateCall Call(bool stream, string? tools = """[{"type":"function","function":{"name":"list_files","parameters":{"type":"object"}}}]""") => new()
+    {
+        Kind = GenerateCall.ChatKind,
+        RequestId = Guid.NewGuid().ToString("N"),
+        Model = "sim",
+        Messages = [new CallMessage { Role = "user", Content = "what is in src?" }],
+        ToolsJson = tools,
+        MaxTokens = 200,
+        Temperature = 0,
+        Stream = stream,
+        IncludeUsage = true,
+        SessionKey = "t:tools",
+    };
+
+    private async Task<HttpResponseMessage> PostAsync(GenerateCall call) =>
+        await _http.PostAsync("/internal/generate", JsonContent.Create(call, options: GenerateCall.JsonOptions));
+
+    [Fact]
+    public async Task Generate_ModelWritesToolCall_ReturnsToolCallsWithFinishReasonToolCalls()
+    {
+        using var response = await PostAsync(Call(stream: false));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var choice = json.RootElement.GetProperty("choices")[0];
+        Assert.Equal("tool_calls", choice.GetProperty("finish_reason").GetString());
+        var message = choice.GetProperty("message");
+        Assert.Equal("Checking.", message.GetProperty("content").GetString());
+        var call = message.GetProperty("tool_calls")[0];
+        Assert.Equal(("function", "list_files"), (call.GetProperty("type").GetString(), call.GetProperty("function").GetProperty("name").GetString()));
+        Assert.Equal("src", JsonDocument.Parse(call.GetProperty("function").GetProperty("arguments").GetString()!).RootElement.GetProperty("path").GetString());
+    }
+
+    [Fact]
+    public async Task Generate_Streaming_SendsToolCallDeltaFinishReasonUsageAndDone()
+    {
+        using var response = await PostAsync(Call(stream: true));
+        var events = (await response.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Select(e => e["data: ".Length..]).ToList();
+        Assert.Equal("[DONE]", events[^1]);
+        var chunks = events[..^1].Select(e => JsonDocument.Parse(e).RootElement).ToList();
+        Assert.Contains(chunks, c => c.GetProperty("choices").EnumerateArray().Any(ch => ch.GetProperty("delta").TryGetProperty("tool_calls", out _)));
+        Assert.Contains(chunks, c => c.GetProperty("choices").EnumerateArray().Any(ch => ch.GetProperty("finish_reason").GetString() == "tool_calls"));
+        var usage = chunks[^1];
+        Assert.Equal(0, usage.GetProperty("choices").GetArrayLength());
+        Assert.True(usage.GetProperty("usage").GetProperty("completion_tokens").GetInt32() > 10);
+    }
+
+    [Fact]
+    public async Task Generate_WithoutTools_SameTextIsPlainContent()
+    {
+        using var response = await PostAsync(Call(stream: false, tools: null));
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var choice = json.RootElement.GetProperty("choices")[0];
+        Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
+        Assert.Equal(ToolCall, choice.GetProperty("message").GetProperty("content").GetString());
+    }
+
+    [Fact]
+    public async Task Generate_MalformedCall_Returns400InOpenAiShape()
+    {
+        using var response = await _http.PostAsync("/internal/generate", new StringContent("{oops", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("invalid_json", json.RootElement.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http.Dispose();
+        await _worker.DisposeAsync();
+    }
+}
