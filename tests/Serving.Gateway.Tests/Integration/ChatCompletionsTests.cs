@@ -78,4 +78,25 @@ public sealed class ChatCompletionsTests(GatewayFixture gateway)
         Assert.True(a2.Usage.InputTokenDetails.CachedTokenCount > 0);
         Assert.Equal(a2.Content[0].Text, b.Content[0].Text);
     }
+
+    [Fact]
+    public async Task Session_WithToolsAndToolResults_AcceptedAndNextTurnReusesTheRenderedHistory()
+    {
+        var options = new ChatCompletionOptions { Temperature = 0f, MaxOutputTokenCount = 6 };
+        options.Tools.Add(ChatTool.CreateFunctionTool("list_files", "List files in a folder", BinaryData.FromString("""{"type":"object","properties":{"path":{"type":"string"}}}""")));
+        var session = gateway.Chat(sessionId: "tools-" + Guid.NewGuid().ToString("N"));
+        var messages = new List<ChatMessage>
+        {
+            new SystemChatMessage("you are a coding agent"),
+            new UserChatMessage("what is in src?"),
+            new AssistantChatMessage([ChatToolCall.CreateFunctionToolCall("call_1", "list_files", BinaryData.FromString("""{"path":"src"}"""))]),
+            new ToolChatMessage("call_1", "main.cs util.cs"),
+        };
+        var first = (await session.CompleteChatAsync(messages, options)).Value;
+        Assert.Contains(first.FinishReason, new[] { ChatFinishReason.Length, ChatFinishReason.Stop, ChatFinishReason.ToolCalls });
+        messages.Add(new AssistantChatMessage(first.Content.Count > 0 ? first.Content[0].Text : ""));
+        messages.Add(new UserChatMessage("now open main.cs"));
+        var second = (await session.CompleteChatAsync(messages, options)).Value;
+        Assert.True(second.Usage.InputTokenDetails.CachedTokenCount >= first.Usage.InputTokenCount, "the tool-call history did not render as a prefix of the next turn");
+    }
 }

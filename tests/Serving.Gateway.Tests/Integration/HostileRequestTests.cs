@@ -78,7 +78,7 @@ public sealed class HostileRequestTests(GatewayFixture gateway)
         new Case("completion prompt number", Completions, With("{'model':'tiny','prompt':5}"), 400, "invalid_type"),
         new Case("completion batched prompts", Completions, With("{'model':'tiny','prompt':['a','b']}"), 400, "invalid_type"),
         new Case("completion echo", Completions, With("{'model':'tiny','prompt':'a','echo':true}"), 400, "invalid_value"),
-        new Case("context too long", Chat, With("{'model':'tiny','messages':[{'role':'user','content':'" + string.Concat(Enumerable.Repeat("word ", 600)) + "'}],'max_tokens':200}"), 400, "context_length_exceeded"),
+        new Case("context too long", Chat, With("{'model':'tiny','messages':[{'role':'user','content':'" + string.Concat(Enumerable.Repeat("word ", 3000)) + "'}],'max_tokens':200}"), 400, "context_length_exceeded"),
         new Case("unknown route", "/v1/embeddings", "{}", 404, "not_found"),
     ];
 

@@ -35,7 +35,7 @@ public class GatewayFixture : IAsyncLifetime
         var model = ModelGenerator.Generate(ModelKind.Tiny, Path.Combine(_folder, "tiny.gguf")).Path;
         string[] args =
         [
-            "--urls", "http://127.0.0.1:0", "--model", model, "--worker-path", WorkerDll(), "--slots", "4", "--ctx-per-slot", "512",
+            "--urls", "http://127.0.0.1:0", "--model", model, "--worker-path", WorkerDll(), "--slots", "4", "--ctx-per-slot", "2048",
             "--threads", "1", "--Gateway:ApiKeys:0", KeyA, "--Gateway:ApiKeys:1", KeyB, "--Gateway:MaxBodyBytes", "65536",
             "--Gateway:MaxTokensCap", "256", "--Logging:LogLevel:Default", "Warning", .. ExtraArgs,
         ];
