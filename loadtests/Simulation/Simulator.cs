@@ -196,7 +196,8 @@ public sealed class Simulator(SimulationOptions options)
             foreach (var op in plan.MemoryOps)
             {
                 var tokens = _kvTokens.GetValueOrDefault(op.SessionKey);
-                memory += op switch { ParkOp => _costs.Park(tokens), RestoreOp => _costs.Restore(tokens), _ => TimeSpan.Zero };
+                // A copy moves a whole donor sequence (its length is not tracked here: assume half a slot).
+                memory += op switch { ParkOp => _costs.Park(tokens), RestoreOp => _costs.Restore(tokens), CopyOp => _costs.Park(_o.ContextPerSlot / 2), _ => TimeSpan.Zero };
             }
 
             var decodes = plan.Chunks.Where(c => c.IsDecode).ToList();

@@ -60,6 +60,7 @@ public sealed partial class RequestValidator(GatewayOptions options)
             IncludeUsage = IncludeUsage(body),
             SessionKey = session.Key,
             IsFinal = session.IsFinal,
+            PrefixScope = session.Scope,
             ExpectedToolMs = session.ExpectedToolMs,
         };
     }

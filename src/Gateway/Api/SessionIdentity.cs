@@ -6,7 +6,8 @@ namespace Serving.Gateway.Api;
 
 /// <summary>The session a request belongs to, scoped by tenant.</summary>
 /// <param name="Key">Tenant-scoped key sent to the worker; null when the request names no session.</param>
-public sealed record SessionInfo(string? Key, bool IsFinal, double? ExpectedToolMs);
+/// <param name="Scope">The tenant's scope tag: KV prefixes may be shared within it, never across it.</param>
+public sealed record SessionInfo(string? Key, bool IsFinal, double? ExpectedToolMs, string Scope);
 
 /// <summary>
 /// Finds the session id (headers first, then body <c>metadata.session_id</c>, then <c>user</c>) and scopes it by
@@ -59,7 +60,8 @@ public static class SessionIdentity
             expected = ms;
         }
 
-        return (new SessionInfo(id is null ? null : TenantScope(tenant) + ":" + id, final, expected), null);
+        var scope = TenantScope(tenant);
+        return (new SessionInfo(id is null ? null : scope + ":" + id, final, expected, scope), null);
     }
 
     /// <summary>A short, stable, non-reversible tag of the tenant (never the key itself).</summary>

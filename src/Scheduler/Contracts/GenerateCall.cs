@@ -35,6 +35,9 @@ public sealed record GenerateCall
     /// <summary>Tenant-scoped session key; null for a request without a session (no reuse across requests).</summary>
     public string? SessionKey { get; init; }
     public bool IsFinal { get; init; }
+
+    /// <summary>The tenant's scope: sessions of one tenant may share KV prefixes (a common system prompt), never across tenants.</summary>
+    public string? PrefixScope { get; init; }
     public double? ExpectedToolMs { get; init; }
 }
 

@@ -27,13 +27,15 @@ public interface IAgentScheduler
 
 /// <param name="SessionKey">Tenant-scoped session key; one turn of a session runs at a time.</param>
 /// <param name="ExpectedToolMs">The client's guess of the tool pause that follows this turn, if any.</param>
+/// <param name="PrefixScope">Sessions with the same scope (one tenant) may share KV prefixes; null = this session only.</param>
 public sealed record TurnRequest(
     string RequestId,
     string SessionKey,
     int[] PromptTokens,
     int MaxNewTokens,
     bool IsFinal,
-    double? ExpectedToolMs = null);
+    double? ExpectedToolMs = null,
+    string? PrefixScope = null);
 
 public enum SubmitOutcome { Accepted, Rejected, ContextTooLong, SessionBusy }
 
@@ -58,6 +60,9 @@ public sealed record RestoreOp(string SessionKey, string EntryId, int Slot) : Me
 
 /// <summary>Forget the session's KV: empty its slot and/or remove its parked entry.</summary>
 public sealed record DropOp(string SessionKey, int? Slot, string? EntryId) : MemoryOp(SessionKey);
+
+/// <summary>Copy the whole sequence of another slot into the empty target slot (a prefix shared with another session).</summary>
+public sealed record CopyOp(string SessionKey, int SourceSlot, int TargetSlot) : MemoryOp(SessionKey);
 
 /// <summary>Keep the first <paramref name="KeepTokens"/> tokens of the slot (a returning turn diverged there).</summary>
 public sealed record TruncateOp(string SessionKey, int Slot, int KeepTokens) : MemoryOp(SessionKey);
@@ -94,4 +99,4 @@ public sealed record SchedulerSnapshot(
     SchedulerCounters Counters);
 
 /// <summary>Monotonic counts since start, for metrics.</summary>
-public sealed record SchedulerCounters(long Parks, long Restores, long RestoreFailures, long Drops, long Recomputes, long Preemptions, long Rejections);
+public sealed record SchedulerCounters(long Parks, long Restores, long RestoreFailures, long Drops, long Recomputes, long Preemptions, long Rejections, long PrefixShares);

@@ -151,7 +151,7 @@ internal sealed partial class AgentScheduler
                 }
 
                 session.KvTokens.Clear();
-                common = 0;
+                common = SharePrefix(session, slot, prompt);
             }
         }
 
@@ -168,6 +168,45 @@ internal sealed partial class AgentScheduler
         turn.CachedTokens = common;
         turn.FeedbackLevel = 0;
         _running.Add(turn);
+    }
+
+    /// <summary>Below this many shared tokens, copying a whole sequence costs more than prefilling them.</summary>
+    private const int MinSharedPrefix = 64;
+
+    /// <summary>
+    /// A session starting from nothing may copy the KV of a resident session of the same scope (tenant) that starts
+    /// with the same tokens — typically the agent framework's system prompt and tool list. llama.cpp can only copy a
+    /// whole sequence between non-unified slots, so the copy is truncated to the shared prefix.
+    /// </summary>
+    private int SharePrefix(SessionState session, int slot, int[] prompt)
+    {
+        SessionState? donor = null;
+        var best = MinSharedPrefix - 1;
+        foreach (var candidate in _slots)
+        {
+            // A donor restored in this very step may fail its restore: never copy from it.
+            if (candidate is null || candidate == session || candidate.Salt != session.Salt || candidate.KvTokens.Count <= best
+                || candidate.ActiveTurn?.NotBeforeStep > _stepId)
+            {
+                continue;
+            }
+
+            var shared = Math.Min(CommonPrefix(candidate, prompt), prompt.Length - 1);
+            if (shared > best)
+            {
+                (donor, best) = (candidate, shared);
+            }
+        }
+
+        if (donor is null)
+        {
+            return 0;
+        }
+
+        _pendingOps.Add(new CopyOp(session.Key, donor.Slot!.Value, slot));
+        session.KvTokens.AddRange(donor.KvTokens.GetRange(0, donor.KvTokens.Count));
+        _prefixShares++;
+        return best; // Place truncates the copy to this length.
     }
 
     /// <summary>All running decodes (one token each), then prefill chunks by level within the step's token budget.</summary>

@@ -37,7 +37,7 @@ internal sealed partial class AgentScheduler : IAgentScheduler
     private int _admittedSessions;
     /// <summary>Idle-expiry candidates by last activity; stale entries (the session was active since) are skipped.</summary>
     private readonly PriorityQueue<SessionState, DateTimeOffset> _idleOrder = new();
-    private long _parks, _restores, _restoreFailures, _drops, _recomputes, _preemptions, _rejections;
+    private long _parks, _restores, _restoreFailures, _drops, _recomputes, _preemptions, _rejections, _prefixShares;
 
     public AgentScheduler(SchedulerOptions options, EngineShape engine, TimeProvider time, IPausePolicy pausePolicy)
     {
@@ -86,7 +86,7 @@ internal sealed partial class AgentScheduler : IAgentScheduler
         }
 
         var now = _time.GetUtcNow();
-        session ??= CreateSession(turn.SessionKey, now);
+        session ??= CreateSession(turn.SessionKey, turn.PrefixScope, now);
         EndPause(session, now);
         var inFlight = new TurnInFlight(turn, session, now, ++_sequence)
         {
@@ -152,7 +152,7 @@ internal sealed partial class AgentScheduler : IAgentScheduler
         KvUsage: _blocks.Usage,
         AdmissionWindow: _admission.Window,
         QueuedPromptTokens: _queuedPromptTokens,
-        Counters: new SchedulerCounters(_parks, _restores, _restoreFailures, _drops, _recomputes, _preemptions, _rejections));
+        Counters: new SchedulerCounters(_parks, _restores, _restoreFailures, _drops, _recomputes, _preemptions, _rejections, _prefixShares));
 
     /// <summary>Invariant checks for tests: slots, blocks and sessions agree (empty when all hold).</summary>
     internal IEnumerable<string> CheckInvariants()
@@ -196,14 +196,17 @@ internal sealed partial class AgentScheduler : IAgentScheduler
         _idleOrder.Enqueue(session, now);
     }
 
-    private SessionState CreateSession(string key, DateTimeOffset now)
+    /// <summary>The hash salt is the prefix scope (a tenant), so sessions of one tenant can find shared prefixes.</summary>
+    private SessionState CreateSession(string key, string? scope, DateTimeOffset now)
     {
-        var session = new SessionState(key, PrefixHash.Salt(key), now);
+        var session = new SessionState(key, PrefixHash.Salt(scope ?? key), now);
         _sessions[key] = session;
         return session;
     }
 
-    private int CommonPrefix(SessionState session, int[] prompt)
+    private int CommonPrefix(SessionState session, int[] prompt) => CommonPrefix(session, prompt, session.Salt);
+
+    private int CommonPrefix(SessionState session, int[] prompt, ulong salt)
     {
         if (session.KvTokens.Count == 0)
         {
@@ -211,8 +214,8 @@ internal sealed partial class AgentScheduler : IAgentScheduler
         }
 
         var held = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(session.KvTokens);
-        var chain = PrefixHash.Chain(held, _options.BlockSize, session.Salt);
-        return PrefixHash.CommonPrefix(held, chain, prompt, _options.BlockSize, session.Salt);
+        var chain = PrefixHash.Chain(held, _options.BlockSize, salt);
+        return PrefixHash.CommonPrefix(held, chain, prompt, _options.BlockSize, salt);
     }
 
     /// <summary>A returning turn ends the pause; its observed length teaches the predictor about that tool.</summary>

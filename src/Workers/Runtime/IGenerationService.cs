@@ -34,7 +34,8 @@ public sealed record GenerationRequest(
     IReadOnlyList<string> Stop,
     bool IsFinal,
     bool ToolsOffered,
-    double? ExpectedToolMs);
+    double? ExpectedToolMs,
+    string? PrefixScope = null);
 
 public sealed record SamplingOptions(float Temperature, float TopP, ulong? Seed)
 {

@@ -64,6 +64,10 @@ public sealed partial class StepLoopGenerationService
 
                 return new MemoryOpResult(op, true, Stopwatch.GetElapsedTime(started), 0);
 
+            case CopyOp copy:
+                _engine.CopySequence(copy.SourceSlot, copy.TargetSlot);
+                return new MemoryOpResult(op, true, Stopwatch.GetElapsedTime(started), 0);
+
             case TruncateOp truncate:
                 _engine.Truncate(truncate.Slot, truncate.KeepTokens);
                 return new MemoryOpResult(op, true, Stopwatch.GetElapsedTime(started), 0);

@@ -219,7 +219,7 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
     private void Submit(ActiveRequest request)
     {
         var r = request.Request;
-        var result = _scheduler.Submit(new TurnRequest(r.RequestId, request.SessionKey, r.PromptTokens, r.MaxTokens, r.IsFinal || r.SessionKey is null, r.ExpectedToolMs));
+        var result = _scheduler.Submit(new TurnRequest(r.RequestId, request.SessionKey, r.PromptTokens, r.MaxTokens, r.IsFinal || r.SessionKey is null, r.ExpectedToolMs, r.PrefixScope));
         if (result.Outcome != SubmitOutcome.Accepted)
         {
             var (code, status) = result.Outcome switch

@@ -48,8 +48,8 @@ public sealed class ChatCompletionsTests(GatewayFixture gateway)
         for (var turn = 1; turn <= 5; turn++)
         {
             var inSession = (await session.CompleteChatAsync(messages, Greedy)).Value;
-            // The same conversation as a brand-new session: everything is recomputed.
-            var fresh = (await gateway.Chat(sessionId: "fresh-" + Guid.NewGuid().ToString("N"), final: true).CompleteChatAsync(messages, Greedy)).Value;
+            // The same conversation as a brand-new session of another tenant (no prefix to share): everything is recomputed.
+            var fresh = (await gateway.Chat(GatewayFixture.KeyB, sessionId: "fresh-" + Guid.NewGuid().ToString("N"), final: true).CompleteChatAsync(messages, Greedy)).Value;
             Assert.Equal(fresh.Content[0].Text, inSession.Content[0].Text);
             Assert.Equal(0, fresh.Usage.InputTokenDetails.CachedTokenCount);
             if (turn > 1)
@@ -98,5 +98,20 @@ public sealed class ChatCompletionsTests(GatewayFixture gateway)
         messages.Add(new UserChatMessage("now open main.cs"));
         var second = (await session.CompleteChatAsync(messages, options)).Value;
         Assert.True(second.Usage.InputTokenDetails.CachedTokenCount >= first.Usage.InputTokenCount, "the tool-call history did not render as a prefix of the next turn");
+    }
+
+    [Fact]
+    public async Task NewSession_SameTenantSharesTheSystemPrompt_OtherTenantDoesNot()
+    {
+        var system = new SystemChatMessage("You are a coding agent. " + string.Concat(Enumerable.Repeat("Follow the repository conventions and run the tests. ", 12)));
+        var tag = Guid.NewGuid().ToString("N");
+        await gateway.Chat(GatewayFixture.KeyA, $"share-a1-{tag}").CompleteChatAsync([system, new UserChatMessage("first task")], Greedy);
+
+        var sameTenant = (await gateway.Chat(GatewayFixture.KeyA, $"share-a2-{tag}").CompleteChatAsync([system, new UserChatMessage("second task")], Greedy)).Value;
+        var otherTenant = (await gateway.Chat(GatewayFixture.KeyB, $"share-b1-{tag}").CompleteChatAsync([system, new UserChatMessage("second task")], Greedy)).Value;
+
+        Assert.True(sameTenant.Usage.InputTokenDetails.CachedTokenCount >= 64, $"cached {sameTenant.Usage.InputTokenDetails.CachedTokenCount}");
+        Assert.Equal(0, otherTenant.Usage.InputTokenDetails.CachedTokenCount);
+        Assert.Equal(otherTenant.Content[0].Text, sameTenant.Content[0].Text);
     }
 }

@@ -99,10 +99,11 @@ public sealed class CacheInvariantProperties
             switch (random.Next(5))
             {
                 case 0 or 1:
-                    var prompt = prompts.GetValueOrDefault(session) ?? [];
+                    // Every session starts with the same 80-token system prompt, in one scope: prefixes get shared.
+                    var prompt = prompts.GetValueOrDefault(session) ?? [.. SchedulerHarness.Tokens(80, 5)];
                     prompt.AddRange(SchedulerHarness.Tokens(random.Next(1, 60), random.Next(1000)));
-                    prompts[session] = prompt.Count > 400 ? prompt[..10] : prompt;
-                    h.Submit($"r{op}", session, [.. prompts[session]], maxNew: random.Next(1, 5), final: random.Next(6) == 0);
+                    prompts[session] = prompt.Count > 400 ? prompt[..90] : prompt;
+                    h.Submit($"r{op}", session, [.. prompts[session]], maxNew: random.Next(1, 5), final: random.Next(6) == 0, scope: "tenant");
                     break;
                 case 2:
                     h.Scheduler.Cancel($"r{op - random.Next(1, 5)}");

@@ -229,4 +229,35 @@ public sealed class AgentSchedulerTests
         Assert.Contains(errors, e => e.Contains("lifo"));
         Assert.Throws<ArgumentException>(() => new SchedulerHarness(new SchedulerOptions { PausePolicy = "forever" }));
     }
+
+    [Fact]
+    public void Place_NewSessionSharingAPrefixWithAResidentOne_CopiesAndTruncatesInsteadOfPrefilling()
+    {
+        var h = new SchedulerHarness();
+        var system = SchedulerHarness.Tokens(100);
+        h.Scheduler.Submit(new TurnRequest("a1", "tenant:a", [.. system, .. SchedulerHarness.Tokens(20, 500)], 1, false, null, "tenant"));
+        h.MaxTokens["a1"] = 1;
+        h.RunUntilDone("a1");
+        h.Scheduler.Submit(new TurnRequest("b1", "tenant:b", [.. system, .. SchedulerHarness.Tokens(30, 900)], 1, false, null, "tenant"));
+        h.MaxTokens["b1"] = 1;
+        var plan = h.Step();
+        Assert.Equal([new CopyOp("tenant:b", 0, 1), new TruncateOp("tenant:b", 1, 100)], plan.MemoryOps);
+        Assert.Equal((1, 100, 30), (plan.Chunks.Single().Slot, plan.Chunks.Single().StartPosition, plan.Chunks.Single().Tokens.Length));
+        Assert.Equal(1, h.Scheduler.Snapshot().Counters.PrefixShares);
+    }
+
+    [Fact]
+    public void Place_SamePrefixOtherScope_NeverShares()
+    {
+        var h = new SchedulerHarness();
+        var system = SchedulerHarness.Tokens(100);
+        h.Scheduler.Submit(new TurnRequest("a1", "x:a", [.. system, 1, 2], 1, false, null, "tenant-x"));
+        h.MaxTokens["a1"] = 1;
+        h.RunUntilDone("a1");
+        h.Scheduler.Submit(new TurnRequest("b1", "y:b", [.. system, 3, 4], 1, false, null, "tenant-y"));
+        h.MaxTokens["b1"] = 1;
+        var plan = h.Step();
+        Assert.Empty(plan.MemoryOps);
+        Assert.Equal(0, plan.Chunks.Single().StartPosition);
+    }
 }

@@ -29,10 +29,10 @@ internal sealed class SchedulerHarness
 
     public static int[] Tokens(int count, int start = 100) => Enumerable.Range(start, count).ToArray();
 
-    public SubmitResult Submit(string id, string session, int[] prompt, int maxNew = 3, bool final = false, double? hintMs = null)
+    public SubmitResult Submit(string id, string session, int[] prompt, int maxNew = 3, bool final = false, double? hintMs = null, string? scope = null)
     {
         MaxTokens[id] = maxNew;
-        return Scheduler.Submit(new TurnRequest(id, session, prompt, maxNew, final, hintMs));
+        return Scheduler.Submit(new TurnRequest(id, session, prompt, maxNew, final, hintMs, scope));
     }
 
     /// <summary>One step: plan, "run" it, complete it. Returns the plan.</summary>
