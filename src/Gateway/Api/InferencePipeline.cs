@@ -25,7 +25,7 @@ public sealed class InferencePipeline(
     GatewayMetrics metrics,
     DrainState drain)
 {
-    /// <summary>HttpContext.Items key of the serialized <see cref="GenerateCall"/> the transform sends to the worker.</summary>
+    /// <summary>HttpContext.Items key of the validated <see cref="GenerateCall"/> (its JSON replaced the request body).</summary>
     public const string CallItem = "serving.call";
 
     public async Task InvokeAsync(HttpContext http, Func<Task> next)
@@ -107,7 +107,7 @@ public sealed class InferencePipeline(
         }
 
         var callBytes = JsonSerializer.SerializeToUtf8Bytes(call, GenerateCall.JsonOptions);
-        http.Items[CallItem] = callBytes;
+        http.Items[CallItem] = call;
         // YARP forwards HttpContext.Request's body; the worker receives the validated call instead of the client's JSON.
         http.Request.Body = new MemoryStream(callBytes);
         http.Request.ContentLength = callBytes.Length;
@@ -121,7 +121,7 @@ public sealed class InferencePipeline(
 
     private async Task ForwardAsync(HttpContext http, Func<Task> next)
     {
-        var call = JsonSerializer.Deserialize<GenerateCall>((byte[])http.Items[CallItem]!, GenerateCall.JsonOptions)!;
+        var call = (GenerateCall)http.Items[CallItem]!;
         var lifetime = new DeferredAbortFeature(http.Features.GetRequiredFeature<IHttpRequestLifetimeFeature>());
         http.Features.Set<IHttpRequestLifetimeFeature>(lifetime);
         try
