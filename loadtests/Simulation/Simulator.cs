@@ -158,7 +158,8 @@ public sealed class Simulator(SimulationOptions options)
 
             session.SubmittedAt = Clock.Seconds;
             session.Generated = 0;
-            var result = worker.Scheduler.Submit(new TurnRequest(session.RequestId, session.Key, [.. session.Context], _o.OutputTokens, last));
+            // One tenant: every session starts with the same system prompt, which a new session may copy from a resident one.
+            var result = worker.Scheduler.Submit(new TurnRequest(session.RequestId, session.Key, [.. session.Context], _o.OutputTokens, last, null, "tenant"));
             if (result.Outcome == SubmitOutcome.Rejected)
             {
                 // Like the gateway's admission queue: wait until the worker finishes something, then try again
