@@ -96,15 +96,22 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
         await WriteAsync(http, response.FirstChunk());
-        // With tools offered the text may turn out to be a tool call, so it is held until the end and sent as one.
-        var holdText = response.ToolsOffered;
+        // With tools offered, plain text streams as it comes, but from the first "<tool_call>" on (or anything that
+        // may still become one) it is held and sent at the end, as tool_calls when it parses as calls.
         var held = new StringBuilder();
         while (hasNext)
         {
             switch (events.Current)
             {
-                case TokenEvent { Text.Length: > 0 } token when holdText:
+                case TokenEvent { Text.Length: > 0 } token when response.ToolsOffered:
                     held.Append(token.Text);
+                    var safe = ToolCallFormat.SafeContentLength(held.ToString());
+                    if (safe > 0)
+                    {
+                        await WriteAsync(http, response.ContentChunk(held.ToString(0, safe)));
+                        held.Remove(0, safe);
+                    }
+
                     break;
                 case TokenEvent { Text.Length: > 0 } token:
                     await WriteAsync(http, response.ContentChunk(token.Text));

@@ -51,6 +51,29 @@ public static class ToolCallFormat
         return (text[..first].TrimEnd(), calls);
     }
 
+    /// <summary>
+    /// How much of streamed text can go out as plain content: everything before a tool-call block, minus a tail that
+    /// could still grow into one ("<tool_c" might be the start of "<tool_call>").
+    /// </summary>
+    public static int SafeContentLength(string text)
+    {
+        var open = text.IndexOf(Open, StringComparison.Ordinal);
+        if (open >= 0)
+        {
+            return open;
+        }
+
+        for (var k = Math.Min(Open.Length - 1, text.Length); k > 0; k--)
+        {
+            if (text.AsSpan(text.Length - k).SequenceEqual(Open.AsSpan(0, k)))
+            {
+                return text.Length - k;
+            }
+        }
+
+        return text.Length;
+    }
+
     /// <summary>Renders calls the way the model is expected to write them.</summary>
     public static string Render(IEnumerable<ParsedToolCall> calls) =>
         string.Join("\n", calls.Select(c => $"{Open}\n{{\"name\": {JsonSerializer.Serialize(c.Name)}, \"arguments\": {c.ArgumentsJson}}}\n{Close}"));

@@ -60,6 +60,11 @@ public sealed class WorkerApiTests : IAsyncLifetime
         var events = (await response.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Select(e => e["data: ".Length..]).ToList();
         Assert.Equal("[DONE]", events[^1]);
         var chunks = events[..^1].Select(e => JsonDocument.Parse(e).RootElement).ToList();
+        var contentBeforeCall = string.Concat(chunks
+            .TakeWhile(c => !c.GetProperty("choices").EnumerateArray().Any(ch => ch.GetProperty("delta").TryGetProperty("tool_calls", out _)))
+            .SelectMany(c => c.GetProperty("choices").EnumerateArray())
+            .Select(ch => ch.GetProperty("delta").TryGetProperty("content", out var t) ? t.GetString() : ""));
+        Assert.Equal("Checking.\n", contentBeforeCall); // plain text streams; the call itself never leaks as content
         Assert.Contains(chunks, c => c.GetProperty("choices").EnumerateArray().Any(ch => ch.GetProperty("delta").TryGetProperty("tool_calls", out _)));
         Assert.Contains(chunks, c => c.GetProperty("choices").EnumerateArray().Any(ch => ch.GetProperty("finish_reason").GetString() == "tool_calls"));
         var usage = chunks[^1];

@@ -51,4 +51,13 @@ public sealed class TextAndSamplingTests
         var rendered = ToolCallFormat.Render([new ToolCallFormat.ParsedToolCall("ls", "{}")]);
         Assert.Equal("ls", ToolCallFormat.Parse(rendered).Calls.Single().Name);
     }
+
+    [Theory]
+    [InlineData("plain text", 10)]
+    [InlineData("text <tool_c", 5)]
+    [InlineData("text <tool_call>{\"name\"", 5)]
+    [InlineData("a < b", 5)]
+    [InlineData("ends with <", 10)]
+    public void ToolCallFormat_SafeContentLength_HoldsBackOnlyWhatMayBeACall(string text, int safe) =>
+        Assert.Equal(safe, ToolCallFormat.SafeContentLength(text));
 }
