@@ -131,7 +131,7 @@ public sealed class Simulator(SimulationOptions options)
             }
 
             var worker = Array.IndexOf(_workers, _workers.MinBy(w => w.ActiveSessions));
-            var turns = Math.Clamp((int)Math.Round(_o.TurnsMedian * Math.Exp(0.6 * Normal())), 1, 20);
+            var turns = Math.Clamp((int)Math.Round(WorkloadGenerator.LogNormal(_random, _o.TurnsMedian, 0.6)), 1, 20);
             var plan = Enumerable.Range(0, turns).Select(t => t == 0 ? ("", 0.0, 0) : WithTokens(WorkloadGenerator.DrawPause(_random))).ToList();
             var context = new List<int>(_systemPrompt);
             context.AddRange(Enumerable.Range(0, _o.TaskTokens).Select(_ => _random.Next(400, 30000)));
@@ -141,9 +141,7 @@ public sealed class Simulator(SimulationOptions options)
         }
 
         private (string, double, int) WithTokens((string Tool, double Seconds) pause) =>
-            (pause.Tool, pause.Seconds, (int)(_o.ToolResultTokens * Math.Exp(0.5 * Normal())));
-
-        private double Normal() => Math.Sqrt(-2 * Math.Log(1 - _random.NextDouble())) * Math.Cos(2 * Math.PI * _random.NextDouble());
+            (pause.Tool, pause.Seconds, (int)WorkloadGenerator.LogNormal(_random, _o.ToolResultTokens, 0.5));
 
         private void Submit(SimSession session)
         {

@@ -88,7 +88,8 @@ public static class WorkloadGenerator
         return (last.Name, LogNormal(random, last.MedianSeconds, last.Sigma));
     }
 
-    private static double LogNormal(Random random, double median, double sigma)
+    /// <summary>A log-normal draw around <paramref name="median"/>; the simulation draws its shapes with it too.</summary>
+    internal static double LogNormal(Random random, double median, double sigma)
     {
         // Box-Muller normal, exponentiated around the median.
         var u1 = 1 - random.NextDouble();
