@@ -14,8 +14,6 @@ namespace Serving.Workers.Api;
 /// </summary>
 internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationService generation)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
     public async Task HandleAsync(HttpContext http)
     {
         GenerateCall? call;
@@ -88,7 +86,7 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
             return;
         }
 
-        await Results.Json(response.Final(text.ToString(), done), Json).ExecuteAsync(http);
+        await Results.Json(response.Final(text.ToString(), done), GenerateCall.JsonOptions).ExecuteAsync(http);
     }
 
     private static async Task StreamAsync(HttpContext http, ResponseBuilder response, IAsyncEnumerator<GenerationEvent> events, bool hasNext)
@@ -135,7 +133,7 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
 
     private static async Task WriteAsync(HttpContext http, object chunk)
     {
-        await http.Response.WriteAsync("data: " + JsonSerializer.Serialize(chunk, Json) + "\n\n");
+        await http.Response.WriteAsync("data: " + JsonSerializer.Serialize(chunk, GenerateCall.JsonOptions) + "\n\n");
         await http.Response.Body.FlushAsync();
     }
 

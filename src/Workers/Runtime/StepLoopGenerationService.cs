@@ -67,14 +67,7 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
 
     public async IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken ct)
     {
-        var needed = request.PromptTokens.Length + request.MaxTokens;
-        if (needed > _engine.Info.ContextPerSlot)
-        {
-            throw new GenerationRejectedException("context_length_exceeded",
-                $"This model's maximum context length is {_engine.Info.ContextPerSlot} tokens. However, you requested {needed} tokens " +
-                $"({request.PromptTokens.Length} in the messages, {request.MaxTokens} in the completion). Please reduce the length of the messages or completion.", 400);
-        }
-
+        // Limits (context length, queue bounds) are the scheduler's to check: its refusal arrives as the first event.
         if (Fault is not null || _stopping)
         {
             throw new GenerationRejectedException("server_unavailable", "The worker's engine is not running.", 503);
