@@ -58,20 +58,7 @@ public static class ToolCallFormat
     public static int SafeContentLength(string text)
     {
         var open = text.IndexOf(Open, StringComparison.Ordinal);
-        if (open >= 0)
-        {
-            return open;
-        }
-
-        for (var k = Math.Min(Open.Length - 1, text.Length); k > 0; k--)
-        {
-            if (text.AsSpan(text.Length - k).SequenceEqual(Open.AsSpan(0, k)))
-            {
-                return text.Length - k;
-            }
-        }
-
-        return text.Length;
+        return open >= 0 ? open : text.Length - PartialMarker.TailLength(text, Open);
     }
 
     /// <summary>Renders calls the way the model is expected to write them.</summary>

@@ -1,3 +1,4 @@
+using Serving.Workers.Protocol;
 using System.Text;
 
 namespace Serving.Workers.Runtime;
@@ -66,14 +67,7 @@ internal sealed class TextAssembler(IReadOnlyList<string> stops)
         var held = 0;
         foreach (var stop in stops)
         {
-            for (var k = Math.Min(stop.Length - 1, text.Length); k > held; k--)
-            {
-                if (text.AsSpan(text.Length - k).SequenceEqual(stop.AsSpan(0, k)))
-                {
-                    held = k;
-                    break;
-                }
-            }
+            held = Math.Max(held, PartialMarker.TailLength(text, stop));
         }
 
         return held;
