@@ -1,27 +1,14 @@
 using System.Text.Json;
+using Serving.Scheduler.Contracts;
 
 namespace Serving.Workers.Api;
 
-/// <summary>OpenAI's error envelope with a string code, which the official SDKs render into their exception text.</summary>
+/// <summary>The shared OpenAI error envelope as an HTTP result, or as an SSE event once a stream has begun.</summary>
 internal static class OpenAiErrors
 {
-    public static object Body(string message, string type, string? code, string? param = null) =>
-        new { error = new { message, type, param, code } };
-
-    public static string TypeFor(int status) => status switch
-    {
-        400 => "invalid_request_error",
-        401 => "authentication_error",
-        404 => "not_found_error",
-        409 => "conflict_error",
-        413 => "invalid_request_error",
-        503 => "server_error",
-        _ => "server_error",
-    };
-
     public static IResult Result(int status, string code, string message, string? param = null) =>
-        Results.Json(Body(message, TypeFor(status), code, param), statusCode: status);
+        Results.Json(new OpenAiError(status, code, message, param).Body, statusCode: status);
 
     public static string SseEvent(int status, string code, string message) =>
-        "data: " + JsonSerializer.Serialize(Body(message, TypeFor(status), code)) + "\n\n";
+        "data: " + JsonSerializer.Serialize(new OpenAiError(status, code, message).Body) + "\n\n";
 }
