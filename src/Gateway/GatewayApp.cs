@@ -1,14 +1,12 @@
 using System.Text;
 using Microsoft.Extensions.Options;
 using Prometheus;
-using Serving.Gateway.Admission;
 using Serving.Gateway.Api;
 using Serving.Gateway.Configuration;
 using Serving.Gateway.Metrics;
 using Serving.Gateway.Routing;
 using Serving.Gateway.Supervision;
 using Yarp.ReverseProxy.Configuration;
-using Yarp.ReverseProxy.LoadBalancing;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Serving.Gateway;
@@ -51,7 +49,7 @@ public static class GatewayApp
         services.AddSingleton<WorkerPool>();
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<AffinityTable>();
-        services.AddSingleton<SessionAdmission>();
+        services.AddSingleton<SessionRouter>();
         services.AddSingleton<RequestValidator>();
         services.AddSingleton<InferencePipeline>();
         services.AddSingleton<ApiKeyAuth>();
@@ -61,7 +59,6 @@ public static class GatewayApp
         services.AddHostedService<WorkerStatsPoller>();
         services.AddHostedService<SessionExpiry>();
         services.AddHttpClient();
-        services.AddSingleton<ILoadBalancingPolicy, SessionAffinityPolicy>();
         services.AddSingleton<ProxyConfiguration>();
         services.AddReverseProxy()
             .LoadFromMemory([], [])
@@ -112,8 +109,8 @@ public static class GatewayApp
         var pipeline = app.Services.GetRequiredService<InferencePipeline>();
         app.MapReverseProxy(proxy =>
         {
+            // The pipeline routes (one destination per request); YARP's load balancing then just takes it.
             proxy.Use((http, next) => pipeline.InvokeAsync(http, () => next()));
-            proxy.UseSessionAffinity();
             proxy.UseLoadBalancing();
         });
         app.MapFallback((HttpContext http) => new ApiError(404, "not_found", $"Unknown route: {http.Request.Method} {http.Request.Path}").WriteAsync(http));

@@ -70,6 +70,9 @@ public sealed record SchedulerOptions
     /// <summary>Sessions idle this long are ended (their KV freed).</summary>
     public TimeSpan SessionIdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Sessions remembered at most; past it the longest idle one is forgotten (a new session never waits for it).</summary>
+    public int MaxSessions { get; init; } = 100_000;
+
     public AdmissionOptions Admission { get; init; } = new();
 
     public IReadOnlyList<string> Validate()
@@ -87,12 +90,16 @@ public sealed record SchedulerOptions
         if (MaxWaitingTurns < 1) errors.Add("MaxWaitingTurns must be positive");
         if (MaxQueuedPromptTokens < 1) errors.Add("MaxQueuedPromptTokens must be positive");
         if (SessionIdleTimeout <= TimeSpan.Zero) errors.Add("SessionIdleTimeout must be positive");
+        if (MaxSessions < 1) errors.Add("MaxSessions must be positive");
         errors.AddRange(Admission.Validate());
         return errors;
     }
 }
 
-/// <summary>AIMD admission over whole sessions (MARS).</summary>
+/// <summary>
+/// AIMD admission (MARS): the window caps the sessions holding a place, which are exactly the sessions holding a slot
+/// (a turn running or waiting in its own kept slot, or kept resident in a tool pause).
+/// </summary>
 public sealed record AdmissionOptions
 {
     public TimeSpan Interval { get; init; } = TimeSpan.FromMilliseconds(200);

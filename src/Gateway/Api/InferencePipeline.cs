@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
-using Serving.Gateway.Admission;
 using Serving.Gateway.Configuration;
 using Serving.Gateway.Metrics;
 using Serving.Gateway.Routing;
@@ -13,13 +12,15 @@ namespace Serving.Gateway.Api;
 
 /// <summary>
 /// Everything an inference request passes before YARP forwards it: draining and worker checks, body limit, JSON,
-/// session identity, validation, admission. A request refused here changed nothing. After forwarding it turns
-/// transport failures into OpenAI errors — in the stream, as an SSE error event, when the response had begun.
+/// session identity, validation, routing to one worker. A request refused here changed nothing. Admission (which
+/// sessions may hold KV) is the worker scheduler's: it knows the KV and the slots, and refuses with 503 + Retry-After
+/// past its bounded queue. After forwarding, transport failures become OpenAI errors — in the stream, as an SSE error
+/// event, when the response had begun.
 /// </summary>
 public sealed class InferencePipeline(
     IOptions<GatewayOptions> options,
     RequestValidator validator,
-    SessionAdmission admission,
+    SessionRouter router,
     AffinityTable affinity,
     WorkerPool pool,
     GatewayMetrics metrics,
@@ -30,7 +31,8 @@ public sealed class InferencePipeline(
 
     public async Task InvokeAsync(HttpContext http, Func<Task> next)
     {
-        var route = http.Request.Path.Value ?? "";
+        // A bounded label: the route the proxy matched, never the raw path.
+        var route = http.GetReverseProxyFeature().Route.Config.Match.Path ?? "other";
         using var inFlight = drain.Enter();
         try
         {
@@ -51,7 +53,7 @@ public sealed class InferencePipeline(
 
     private async Task<(ApiError Error, int? RetryAfter)?> PrepareAsync(HttpContext http)
     {
-        var retry = options.Value.Admission.RetryAfterSeconds;
+        var retry = options.Value.RetryAfterSeconds;
         if (drain.Draining)
         {
             return (new ApiError(503, "shutting_down", "The server is shutting down; retry on another instance."), retry);
@@ -98,30 +100,38 @@ public sealed class InferencePipeline(
             return (callError, null);
         }
 
-        var admissionKey = call!.SessionKey ?? "request:" + requestId;
-        var outcome = await admission.EnterAsync(admissionKey, http.RequestAborted);
-        if (outcome != AdmissionOutcome.Admitted)
+        var worker = router.Route(call!.SessionKey);
+        var proxy = http.GetReverseProxyFeature();
+        var destination = worker is null ? null : proxy.AllDestinations.FirstOrDefault(d => d.DestinationId == worker.Id);
+        if (worker is null || destination is null)
         {
-            var why = outcome == AdmissionOutcome.QueueFull ? "the admission queue is full" : "no room opened up in time";
-            return (new ApiError(503, "server_busy", $"The server is busy ({why}). Retry later."), retry);
+            return (new ApiError(503, "no_workers_ready", "No worker is ready yet (starting or restarting). Retry shortly."), retry);
         }
 
+        proxy.AvailableDestinations = [destination];
         var callBytes = JsonSerializer.SerializeToUtf8Bytes(call, GenerateCall.JsonOptions);
         http.Items[CallItem] = call;
         // YARP forwards HttpContext.Request's body; the worker receives the validated call instead of the client's JSON.
         http.Request.Body = new MemoryStream(callBytes);
         http.Request.ContentLength = callBytes.Length;
         http.Request.ContentType = "application/json";
-        http.Items[SessionAffinityPolicy.SessionItem] = call.SessionKey;
-        http.Items[AdmissionKeyItem] = admissionKey;
+        http.Items[WorkerItem] = worker;
         return null;
     }
 
-    private const string AdmissionKeyItem = "serving.admission";
+    private const string WorkerItem = "serving.worker";
 
     private async Task ForwardAsync(HttpContext http, Func<Task> next)
     {
         var call = (GenerateCall)http.Items[CallItem]!;
+        var worker = (WorkerEntry)http.Items[WorkerItem]!;
+        worker.BeginRequest();
+        if (call.SessionKey is not null)
+        {
+            affinity.Begin(call.SessionKey, worker.Id, worker.Generation);
+        }
+
+        metrics.ActiveSessions.Set(affinity.InFlightSessions);
         var lifetime = new DeferredAbortFeature(http.Features.GetRequiredFeature<IHttpRequestLifetimeFeature>());
         http.Features.Set<IHttpRequestLifetimeFeature>(lifetime);
         try
@@ -135,17 +145,13 @@ public sealed class InferencePipeline(
         }
         finally
         {
-            var key = (string)http.Items[AdmissionKeyItem]!;
-            if (call.SessionKey is null || call.IsFinal)
+            worker.EndRequest();
+            if (call.SessionKey is not null)
             {
-                admission.Release(key);
-                if (call.SessionKey is not null)
-                {
-                    affinity.Remove(call.SessionKey);
-                }
+                affinity.End(call.SessionKey, call.IsFinal);
             }
 
-            metrics.ActiveSessions.Set(admission.ActiveSessions);
+            metrics.ActiveSessions.Set(affinity.InFlightSessions);
         }
     }
 

@@ -30,7 +30,8 @@ public sealed class GatewayOptions
 
     public WorkerPoolOptions Workers { get; set; } = new();
 
-    public GatewayAdmissionOptions Admission { get; set; } = new();
+    /// <summary>Retry-After (seconds) on the gateway's own 503s (draining, no worker ready).</summary>
+    public int RetryAfterSeconds { get; set; } = 1;
 
     public List<string> Validate()
     {
@@ -43,7 +44,7 @@ public sealed class GatewayOptions
         if (SessionIdleTimeout <= TimeSpan.Zero) errors.Add("Gateway:SessionIdleTimeout must be positive");
         if (DrainTimeout < TimeSpan.Zero) errors.Add("Gateway:DrainTimeout must be >= 0");
         errors.AddRange(Workers.Validate());
-        errors.AddRange(Admission.Validate());
+        if (RetryAfterSeconds < 1) errors.Add("Gateway:RetryAfterSeconds must be >= 1");
         return errors;
     }
 }
@@ -101,25 +102,5 @@ public sealed class WorkerPoolOptions
         if (HostPoolMb < 0) yield return "Gateway:Workers:HostPoolMb must be >= 0";
         if (StartupTimeout <= TimeSpan.Zero) yield return "Gateway:Workers:StartupTimeout must be positive";
         if (StatsInterval < TimeSpan.FromMilliseconds(10)) yield return "Gateway:Workers:StatsInterval must be >= 10 ms";
-    }
-}
-
-/// <summary>AIMD admission of new sessions at the gateway (MARS), with a bounded wait queue.</summary>
-public sealed class GatewayAdmissionOptions
-{
-    public int InitialWindow { get; set; } = 64;
-    public int MinWindow { get; set; } = 4;
-    public int MaxWindow { get; set; } = 1024;
-    public int QueueLimit { get; set; } = 256;
-    public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromSeconds(30);
-    public int RetryAfterSeconds { get; set; } = 1;
-
-    public IEnumerable<string> Validate()
-    {
-        if (MinWindow < 1 || MinWindow > MaxWindow) yield return "Gateway:Admission:MinWindow must be 1..MaxWindow";
-        if (InitialWindow < MinWindow || InitialWindow > MaxWindow) yield return "Gateway:Admission:InitialWindow must be within MinWindow..MaxWindow";
-        if (QueueLimit < 0) yield return "Gateway:Admission:QueueLimit must be >= 0";
-        if (QueueTimeout < TimeSpan.Zero) yield return "Gateway:Admission:QueueTimeout must be >= 0";
-        if (RetryAfterSeconds < 1) yield return "Gateway:Admission:RetryAfterSeconds must be >= 1";
     }
 }

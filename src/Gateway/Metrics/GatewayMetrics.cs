@@ -9,21 +9,17 @@ public sealed class GatewayMetrics
     {
         Registry = Prometheus.Metrics.NewCustomRegistry();
         var f = Prometheus.Metrics.WithCustomRegistry(Registry);
-        AdmissionWindow = f.CreateGauge("serving_admission_window", "AIMD admission window: sessions allowed in flight.");
-        AdmissionQueue = f.CreateGauge("serving_admission_queue_length", "New sessions waiting for admission.");
-        AdmissionRejections = f.CreateCounter("serving_admission_rejections_total", "Requests refused by admission control.", new CounterConfiguration { LabelNames = ["reason"] });
         Requests = f.CreateCounter("serving_gateway_requests_total", "Inference requests by route and status.", new CounterConfiguration { LabelNames = ["route", "status"] });
-        ActiveSessions = f.CreateGauge("serving_active_sessions", "Sessions admitted and not yet ended.");
+        ActiveSessions = f.CreateGauge("serving_active_sessions", "Sessions with a request in flight through the gateway.");
+        RoutedSessions = f.CreateGauge("serving_routed_sessions", "Sessions bound to a worker and not yet ended (final turn or idle expiry).");
         WorkersReady = f.CreateGauge("serving_workers_ready", "Worker processes ready for traffic.");
         WorkerRestarts = f.CreateCounter("serving_worker_restarts_total", "Worker processes restarted after exiting.");
     }
 
     public CollectorRegistry Registry { get; }
-    public Gauge AdmissionWindow { get; }
-    public Gauge AdmissionQueue { get; }
-    public Counter AdmissionRejections { get; }
     public Counter Requests { get; }
     public Gauge ActiveSessions { get; }
+    public Gauge RoutedSessions { get; }
     public Gauge WorkersReady { get; }
     public Counter WorkerRestarts { get; }
 }

@@ -6,8 +6,9 @@ namespace Serving.Gateway.Metrics;
 /// <summary>/metrics: the gateway's registry followed by every ready worker's metrics, merged and labelled by worker.</summary>
 public static class MetricsEndpoint
 {
-    public static async Task WriteAsync(HttpContext http, GatewayMetrics metrics, WorkerPool pool, IHttpClientFactory clients, WorkerSupervisor supervisor)
+    public static async Task WriteAsync(HttpContext http, GatewayMetrics metrics, WorkerPool pool, IHttpClientFactory clients, Routing.AffinityTable affinity)
     {
+        metrics.RoutedSessions.Set(affinity.Count);
         metrics.WorkersReady.Set(pool.Ready.Count);
         metrics.WorkerRestarts.IncTo(pool.All.Sum(w => w.Restarts));
         using var own = new MemoryStream();

@@ -1,35 +1,96 @@
-using System.Collections.Concurrent;
-
 namespace Serving.Gateway.Routing;
 
 /// <summary>
-/// Which worker holds each session's KV. Entries are refreshed on every request and expire with the session.
-/// Thread-safe: read by the load-balancing policy on request threads.
+/// Which worker process (id and generation) holds each session's KV, and how many of the session's requests are in
+/// flight. A session is idle only while none is: idle time counts from the end of its last request, so a turn longer
+/// than the idle timeout is never ended under it. Entries go on the final turn, on idle expiry, and are ignored once
+/// their worker process has been replaced (a new generation holds none of their KV). Thread-safe.
 /// </summary>
 public sealed class AffinityTable(TimeProvider time)
 {
-    private readonly ConcurrentDictionary<string, (string Destination, DateTimeOffset LastUsed)> _map = new(StringComparer.Ordinal);
+    private sealed class Entry(string workerId, int generation)
+    {
+        public string WorkerId = workerId;
+        public int Generation = generation;
+        public int InFlight;
+        public DateTimeOffset LastUsed;
+    }
 
-    public int Count => _map.Count;
+    private readonly Dictionary<string, Entry> _map = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
 
-    public bool Contains(string sessionKey) => _map.ContainsKey(sessionKey);
+    public int Count
+    {
+        get { lock (_lock) return _map.Count; }
+    }
 
-    public string? Lookup(string sessionKey) => _map.TryGetValue(sessionKey, out var e) ? e.Destination : null;
+    /// <summary>Sessions with at least one request in flight.</summary>
+    public int InFlightSessions
+    {
+        get { lock (_lock) return _map.Values.Count(e => e.InFlight > 0); }
+    }
 
-    public void Set(string sessionKey, string destination) => _map[sessionKey] = (destination, time.GetUtcNow());
+    public (string WorkerId, int Generation)? Lookup(string sessionKey)
+    {
+        lock (_lock)
+        {
+            return _map.TryGetValue(sessionKey, out var e) ? (e.WorkerId, e.Generation) : null;
+        }
+    }
 
-    public bool Remove(string sessionKey) => _map.TryRemove(sessionKey, out _);
+    /// <summary>A request of the session starts on this worker process (binding the session to it).</summary>
+    public void Begin(string sessionKey, string workerId, int generation)
+    {
+        lock (_lock)
+        {
+            if (!_map.TryGetValue(sessionKey, out var e))
+            {
+                _map[sessionKey] = e = new Entry(workerId, generation);
+            }
 
-    /// <summary>Removes and returns sessions idle longer than <paramref name="idle"/> with the worker each was on.</summary>
-    public List<(string Session, string Destination)> Expire(TimeSpan idle)
+            (e.WorkerId, e.Generation) = (workerId, generation);
+            e.InFlight++;
+            e.LastUsed = time.GetUtcNow();
+        }
+    }
+
+    /// <summary>A request of the session ended; a final one removes the session once nothing else of it runs.</summary>
+    public void End(string sessionKey, bool final)
+    {
+        lock (_lock)
+        {
+            if (!_map.TryGetValue(sessionKey, out var e))
+            {
+                return;
+            }
+
+            e.InFlight = Math.Max(0, e.InFlight - 1);
+            e.LastUsed = time.GetUtcNow();
+            if (final && e.InFlight == 0)
+            {
+                _map.Remove(sessionKey);
+            }
+        }
+    }
+
+    /// <summary>Removes and returns sessions with nothing in flight whose last request ended more than <paramref name="idle"/> ago.</summary>
+    public List<(string Session, string WorkerId, int Generation)> Expire(TimeSpan idle)
     {
         var cutoff = time.GetUtcNow() - idle;
-        var expired = new List<(string, string)>();
-        foreach (var (key, entry) in _map)
+        var expired = new List<(string, string, int)>();
+        lock (_lock)
         {
-            if (entry.LastUsed < cutoff && _map.TryRemove(key, out _))
+            foreach (var (key, e) in _map)
             {
-                expired.Add((key, entry.Destination));
+                if (e.InFlight == 0 && e.LastUsed < cutoff)
+                {
+                    expired.Add((key, e.WorkerId, e.Generation));
+                }
+            }
+
+            foreach (var (key, _, _) in expired)
+            {
+                _map.Remove(key);
             }
         }
 

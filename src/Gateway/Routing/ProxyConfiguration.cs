@@ -37,7 +37,8 @@ public sealed class ProxyConfiguration
         var cluster = new ClusterConfig
         {
             ClusterId = ClusterId,
-            LoadBalancingPolicy = SessionAffinityPolicy.PolicyName,
+            // Never consulted: the pipeline narrows every request to the one destination SessionRouter chose.
+            LoadBalancingPolicy = Yarp.ReverseProxy.LoadBalancing.LoadBalancingPolicies.FirstAlphabetical,
             Destinations = destinations,
             HttpRequest = new ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromMinutes(10), AllowResponseBuffering = false },
         };

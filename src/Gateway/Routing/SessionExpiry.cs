@@ -1,12 +1,15 @@
 using Microsoft.Extensions.Options;
-using Serving.Gateway.Admission;
 using Serving.Gateway.Configuration;
 using Serving.Gateway.Supervision;
 
 namespace Serving.Gateway.Routing;
 
-/// <summary>Ends sessions idle past the configured time: frees their admission place and their KV on the worker.</summary>
-public sealed class SessionExpiry(IOptions<GatewayOptions> options, AffinityTable affinity, SessionAdmission admission, WorkerPool pool, IHttpClientFactory clients) : BackgroundService
+/// <summary>
+/// Ends sessions idle past the configured time (counted from the end of their last request): forgets their routing
+/// and frees their KV on the worker process that holds it. Workers expire their own sessions with the same timeout;
+/// this only makes it prompt and keeps the two in step.
+/// </summary>
+public sealed class SessionExpiry(IOptions<GatewayOptions> options, AffinityTable affinity, WorkerPool pool, IHttpClientFactory clients) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -17,10 +20,9 @@ public sealed class SessionExpiry(IOptions<GatewayOptions> options, AffinityTabl
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                foreach (var (session, destination) in affinity.Expire(idle))
+                foreach (var (session, workerId, generation) in affinity.Expire(idle))
                 {
-                    admission.Release(session);
-                    if (pool.Find(destination)?.Url is { } url)
+                    if (pool.Find(workerId) is { Url: { } url } worker && worker.Generation == generation)
                     {
                         try
                         {

@@ -18,8 +18,17 @@ public sealed class WorkerEntry(string id)
 
     public int Restarts { get; set; }
 
-    /// <summary>Bumped on every (re)start, so stale health results of an old process are ignored.</summary>
+    /// <summary>Bumped on every (re)start, so stale health results and session bindings of an old process are ignored.</summary>
     public int Generation { get; set; }
+
+    private int _inFlight;
+
+    /// <summary>Requests the gateway is forwarding to this worker now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    public void BeginRequest() => Interlocked.Increment(ref _inFlight);
+
+    public void EndRequest() => Interlocked.Decrement(ref _inFlight);
 }
 
 /// <summary>
@@ -31,6 +40,15 @@ public sealed class WorkerPool
     private readonly ConcurrentDictionary<string, WorkerEntry> _workers = new();
 
     public event Action? Changed;
+
+    /// <summary>A live worker process reported itself unhealthy: the supervisor replaces that generation.</summary>
+    public event Action<WorkerEntry, int>? Unhealthy;
+
+    public void ReportUnhealthy(WorkerEntry worker, int generation)
+    {
+        SetReady(worker, false);
+        Unhealthy?.Invoke(worker, generation);
+    }
 
     public IReadOnlyCollection<WorkerEntry> All => _workers.Values.OrderBy(w => w.Id, StringComparer.Ordinal).ToList();
 

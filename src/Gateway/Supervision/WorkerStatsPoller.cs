@@ -5,12 +5,15 @@ using Serving.Gateway.Configuration;
 namespace Serving.Gateway.Supervision;
 
 /// <summary>
-/// Reads every worker's /stats a few times a second: the load that routing and admission decide on. Three failed
-/// reads in a row take a worker out of rotation until it answers again (remote workers have no process to watch).
+/// Reads every worker's /health and /stats a few times a second: the load that routing decides on, and liveness. A
+/// worker whose engine failed stays up answering 503 on /health: two such answers in a row have the supervisor replace
+/// the process. Three failed reads in a row take a worker out of rotation until it answers again (remote workers have
+/// no process to watch).
 /// </summary>
 public sealed class WorkerStatsPoller(IOptions<GatewayOptions> options, WorkerPool pool, IHttpClientFactory http) : BackgroundService
 {
     private readonly Dictionary<string, int> _failures = [];
+    private readonly Dictionary<string, int> _unhealthy = [];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -38,6 +41,23 @@ public sealed class WorkerStatsPoller(IOptions<GatewayOptions> options, WorkerPo
         var generation = worker.Generation;
         try
         {
+            using (var health = await client.GetAsync(worker.Url + "/health", stop))
+            {
+                if (health.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable && generation == worker.Generation)
+                {
+                    _unhealthy[worker.Id] = _unhealthy.GetValueOrDefault(worker.Id) + 1;
+                    if (_unhealthy[worker.Id] >= 2)
+                    {
+                        _unhealthy[worker.Id] = 0;
+                        pool.ReportUnhealthy(worker, generation);
+                    }
+
+                    return;
+                }
+
+                _unhealthy[worker.Id] = 0;
+            }
+
             var load = await client.GetFromJsonAsync<WorkerLoad>(worker.Url + "/stats", stop);
             if (generation == worker.Generation)
             {

@@ -13,6 +13,7 @@ namespace Serving.Gateway.Supervision;
 public sealed partial class WorkerSupervisor(IOptions<GatewayOptions> options, WorkerPool pool, ILogger<WorkerSupervisor> logger) : BackgroundService
 {
     private readonly WorkerPoolOptions _options = options.Value.Workers;
+    private readonly TimeSpan _idleTimeout = options.Value.SessionIdleTimeout;
     private readonly ConcurrentProcessList _processes = new();
 
     /// <summary>The worker processes currently running (tests kill one to check recovery).</summary>
@@ -30,6 +31,7 @@ public sealed partial class WorkerSupervisor(IOptions<GatewayOptions> options, W
             return;
         }
 
+        pool.Unhealthy += Replace;
         var loops = Enumerable.Range(0, _options.Count).Select(i => SuperviseAsync(pool.Add($"w{i}"), stoppingToken));
         await Task.WhenAll(loops);
     }
@@ -76,6 +78,28 @@ public sealed partial class WorkerSupervisor(IOptions<GatewayOptions> options, W
         }
     }
 
+    /// <summary>
+    /// A worker process that is alive but unhealthy (its engine failed) is killed; its supervision loop then restarts it
+    /// like any exit. A report about an older generation is ignored: that process was replaced already.
+    /// </summary>
+    private void Replace(WorkerEntry worker, int generation)
+    {
+        if (worker.Generation != generation || !_processes.Snapshot().TryGetValue(worker.Id, out var process))
+        {
+            return;
+        }
+
+        LogUnhealthy(worker.Id, process.Id);
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // It exited by itself meanwhile.
+        }
+    }
+
     private Process Start(WorkerEntry worker)
     {
         worker.Generation++;
@@ -91,6 +115,7 @@ public sealed partial class WorkerSupervisor(IOptions<GatewayOptions> options, W
                      _options.WorkerPath!, "serve", "--model", _options.ModelPath!, "--port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
                      "--slots", $"{_options.Slots}", "--ctx-per-slot", $"{_options.ContextPerSlot}", "--threads", $"{threads}",
                      "--scheduler", _options.Scheduler, "--pause-policy", _options.PausePolicy, "--host-pool-mb", $"{_options.HostPoolMb}",
+                     "--idle-timeout-s", $"{(int)Math.Ceiling(_idleTimeout.TotalSeconds)}",
                  })
         {
             psi.ArgumentList.Add(arg);
@@ -182,6 +207,9 @@ public sealed partial class WorkerSupervisor(IOptions<GatewayOptions> options, W
 
     [LoggerMessage(3, LogLevel.Error, "worker {Id} failed to start: {Reason}")]
     private partial void LogStartFailed(string id, string reason);
+
+    [LoggerMessage(5, LogLevel.Error, "worker {Id} (pid {Pid}) reports itself unhealthy; replacing it")]
+    private partial void LogUnhealthy(string id, int pid);
 
     [LoggerMessage(4, LogLevel.Warning, "worker {Id}: {Line}")]
     private partial void LogWorkerError(string id, string line);

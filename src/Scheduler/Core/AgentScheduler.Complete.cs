@@ -7,23 +7,25 @@ internal sealed partial class AgentScheduler
 {
     public void Complete(BatchPlan plan, StepResult result)
     {
+        HashSet<int>? failedSlots = null;
         foreach (var outcome in result.MemoryResults)
         {
             ApplyMemoryResult(outcome);
+            if (!outcome.Succeeded && outcome.Op.AffectedSlot is { } slot)
+            {
+                (failedSlots ??= []).Add(slot);
+            }
         }
 
-        if (result.DecodeFailed)
+        var failedRequests = result.FailedRequests ?? [];
+        foreach (var id in failedRequests)
         {
-            // The batch's KV may be half-written: forget those sessions; their next turn recomputes from scratch.
-            foreach (var chunk in plan.Chunks)
+            // The engine refused this chunk even alone: the turn fails, and the session's KV may be half-written, so
+            // the session is forgotten; its next turn recomputes from scratch.
+            if (_turns.TryGetValue(id, out var failed))
             {
-                if (_turns.TryGetValue(chunk.RequestId, out var failed))
-                {
-                    EndSession(failed.Session.Key);
-                }
+                EndSession(failed.Session.Key);
             }
-
-            return;
         }
 
         var progress = result.Progress.ToDictionary(p => p.RequestId, StringComparer.Ordinal);
@@ -32,6 +34,11 @@ internal sealed partial class AgentScheduler
             if (!_turns.TryGetValue(chunk.RequestId, out var turn) || turn.Slot != chunk.Slot)
             {
                 continue; // Cancelled or ended while the step ran.
+            }
+
+            if (failedSlots?.Contains(chunk.Slot) == true)
+            {
+                continue; // Not run: a memory op on its slot failed; the turn is planned again from what the slot holds.
             }
 
             var session = turn.Session;
@@ -61,32 +68,37 @@ internal sealed partial class AgentScheduler
         }
     }
 
-    /// <summary>A failed restore or park means the KV is gone: the session will recompute, never resume wrong state.</summary>
+    /// <summary>
+    /// A failed memory op means the session's KV is gone (the executor emptied the slot): it recomputes, never resumes
+    /// from wrong state. A drop cannot fail in a way that matters: the slot is emptied either way.
+    /// </summary>
     private void ApplyMemoryResult(MemoryOpResult outcome)
     {
-        if (outcome.Succeeded || !_sessions.TryGetValue(outcome.Op.SessionKey, out var session))
+        if (outcome.Succeeded || outcome.Op is DropOp || !_sessions.TryGetValue(outcome.Op.SessionKey, out var session))
         {
             return;
         }
 
-        switch (outcome.Op)
+        if (outcome.Op is RestoreOp)
         {
-            case RestoreOp restore:
-                _restoreFailures++;
-                _recomputes++;
-                session.KvTokens.Clear();
-                SyncBlocks(session);
-                if (session.ActiveTurn is { Placed: true } turn && turn.Slot == restore.Slot)
-                {
-                    turn.PrefillPosition = 0;
-                    turn.CachedTokens = 0;
-                }
+            _restoreFailures++;
+        }
 
-                break;
-            case ParkOp:
-                session.ParkedEntry = null;
-                session.KvTokens.Clear();
-                break;
+        if (outcome.Op is ParkOp)
+        {
+            SetParked(session, null);
+        }
+        else
+        {
+            _recomputes++;
+        }
+
+        session.KvTokens.Clear();
+        SyncBlocks(session);
+        if (session.ActiveTurn is { Placed: true } turn)
+        {
+            turn.PrefillPosition = 0;
+            turn.CachedTokens = 0;
         }
     }
 
@@ -111,7 +123,7 @@ internal sealed partial class AgentScheduler
         session.PredictedPause = _predictor.Predict(session.PauseTool, turn.Request.ExpectedToolMs);
         if (session.Slot is null)
         {
-            return;
+            return; // Cancelled while waiting without a slot: it held nothing.
         }
 
         var decision = _pausePolicy.OnPauseStart(new PauseContext(session.KvTokens.Count, session.PredictedPause, SlotPressure(), now, _blocks.Usage));
@@ -138,7 +150,7 @@ internal sealed partial class AgentScheduler
         return _waiting.Count > free;
     }
 
-    /// <summary>Frees a resident session's slot by parking or dropping its KV.</summary>
+    /// <summary>Frees a resident session's slot (and with it its admission place) by parking or dropping its KV.</summary>
     private void Evict(SessionState session, PauseAction action)
     {
         var slot = session.Slot!.Value;
@@ -147,44 +159,37 @@ internal sealed partial class AgentScheduler
         if (action == PauseAction.Park && session.KvTokens.Count > 0)
         {
             _pendingOps.Add(new ParkOp(session.Key, slot, session.EntryId));
-            session.ParkedEntry = session.EntryId;
+            SetParked(session, session.EntryId);
             _parks++;
         }
-        else if (action != PauseAction.Keep)
+        else
         {
             _pendingOps.Add(new DropOp(session.Key, slot, null));
             session.KvTokens.Clear();
             _drops++;
         }
 
-        _slots[slot] = null;
-        session.Slot = null;
+        Vacate(session);
         SyncBlocks(session);
     }
 
     /// <summary>Frees everything of a session and forgets it.</summary>
     private void Forget(SessionState session)
     {
-        if (session.Slot is { } slot)
+        if (session.Slot is not null || session.ParkedEntry is not null)
         {
-            _pendingOps.Add(new DropOp(session.Key, slot, session.ParkedEntry));
-            _slots[slot] = null;
-            session.Slot = null;
-        }
-        else if (session.ParkedEntry is { } entry)
-        {
-            _pendingOps.Add(new DropOp(session.Key, null, entry));
+            _pendingOps.Add(new DropOp(session.Key, session.Slot, session.ParkedEntry));
         }
 
-        session.ParkedEntry = null;
+        if (session.Slot is not null)
+        {
+            Vacate(session);
+        }
+
+        SetParked(session, null);
         session.KvTokens.Clear();
         SyncBlocks(session);
         _pausedResident.Remove(session);
-        if (session.Admitted)
-        {
-            _admittedSessions--;
-        }
-
         _sessions.Remove(session.Key);
     }
 
@@ -193,7 +198,7 @@ internal sealed partial class AgentScheduler
         if (session.ParkedEntry is { } entry)
         {
             _pendingOps.Add(new DropOp(session.Key, null, entry));
-            session.ParkedEntry = null;
+            SetParked(session, null);
         }
     }
 

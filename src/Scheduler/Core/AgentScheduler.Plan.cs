@@ -40,75 +40,69 @@ internal sealed partial class AgentScheduler
         expired?.ForEach(session => Evict(session, _pausePolicy.AfterDeadline));
     }
 
-    /// <summary>Gives waiting turns a slot, best first, while slots can be found.</summary>
+    /// <summary>
+    /// Gives waiting turns a slot. A session that kept its slot through the pause gets it back at once (it holds its
+    /// place, and its agent is waiting); the others go best first while a slot can be had.
+    /// </summary>
     private void PlaceWaitingTurns(DateTimeOffset now, long stepId)
     {
+        if (_waiting.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var turn in _waiting.Where(t => t.Session.Slot is not null).ToList())
+        {
+            Place(turn, turn.Session.Slot!.Value, stepId);
+        }
+
         // Finding the best turn is the costly part; skip it when no slot could be had anyway.
-        while (_waiting.Count > 0 && (_pausedResident.Count > 0 || Array.IndexOf(_slots, null) >= 0))
+        while (_waiting.Count > 0 && CanAcquireSlot())
         {
             var turn = BestWaiting(now);
-            if (turn is null)
-            {
-                return;
-            }
-
-            var slot = turn.Session.Slot ?? AcquireSlot();
-            if (slot is null)
-            {
-                return; // Every slot is busy with running turns.
-            }
-
-            if (!turn.Session.Admitted)
-            {
-                turn.Session.Admitted = true;
-                _admittedSessions++;
-            }
-
-            Place(turn, slot.Value, stepId);
+            var slot = AcquireSlot();
+            Place(turn, slot, stepId);
         }
     }
 
     /// <summary>
-    /// The waiting turn to place next: lowest effective level (MLFQ; aging included), then arrival; FCFS uses arrival
-    /// only. A linear scan per placement instead of sorting the whole queue every step: placements per step are few.
-    /// New sessions are skipped while the AIMD window is full.
+    /// The waiting turn to place next: lowest effective level (MLFQ; aging included), then continuations (the session
+    /// holds parked KV: cheap, and its agent is waiting), then arrival. FCFS uses arrival only. A linear scan per
+    /// placement instead of sorting the whole queue every step: placements per step are few.
     /// </summary>
-    private TurnInFlight? BestWaiting(DateTimeOffset now)
+    private TurnInFlight BestWaiting(DateTimeOffset now)
     {
-        var windowOpen = _admittedSessions < _admission.Window;
         TurnInFlight? best = null;
-        var bestLevel = int.MaxValue;
+        (int Level, int Fresh, long Sequence) bestKey = default;
         foreach (var turn in _waiting)
         {
-            if (!turn.Session.Admitted && !windowOpen)
-            {
-                continue;
-            }
-
             var level = _mlfq ? MlfqLevels.Effective(MlfqLevels.SizeLevel(turn.EstimatedUncached, _options.LevelThresholds), 0, now - turn.Arrival, _options.AgingInterval) : 0;
-            if (best is null || level < bestLevel || (level == bestLevel && turn.Sequence < best.Sequence))
+            var key = (level, _mlfq && turn.Session.HasKv ? 0 : 1, turn.Sequence);
+            if (best is null || key.CompareTo(bestKey) < 0)
             {
-                (best, bestLevel) = (turn, level);
+                (best, bestKey) = (turn, key);
             }
         }
 
-        return best;
+        return best!;
     }
 
-    /// <summary>A free slot, or one taken from the kept session the policy evicts first; null when every slot is busy.</summary>
-    private int? AcquireSlot()
-    {
-        for (var slot = 0; slot < _slots.Length; slot++)
-        {
-            if (_slots[slot] is null)
-            {
-                return slot;
-            }
-        }
+    /// <summary>
+    /// A slot can be had: a free one while the AIMD window has room (occupied slots are the places held), or one a
+    /// kept session gives up.
+    /// </summary>
+    private bool CanAcquireSlot() => _pausedResident.Count > 0 || (_residentSessions < _slots.Length && _residentSessions < _admission.Window);
 
-        if (_pausedResident.Count == 0)
+    /// <summary>A free slot within the window, or one taken from the kept session the policy evicts first.</summary>
+    private int AcquireSlot()
+    {
+        if (_residentSessions < _admission.Window)
         {
-            return null;
+            var free = Array.IndexOf(_slots, null);
+            if (free >= 0)
+            {
+                return free;
+            }
         }
 
         var now = _time.GetUtcNow();
@@ -124,8 +118,7 @@ internal sealed partial class AgentScheduler
     private void Place(TurnInFlight turn, int slot, long stepId)
     {
         var session = turn.Session;
-        _waiting.Remove(turn);
-        _queuedPromptTokens -= turn.PromptLength;
+        Unqueue(turn);
         var prompt = turn.Request.PromptTokens;
         var common = CommonPrefix(session, prompt);
         // At least one prompt token must be computed: its logits give the first output token.
@@ -133,12 +126,11 @@ internal sealed partial class AgentScheduler
 
         if (session.Slot is null)
         {
-            _slots[slot] = session;
-            session.Slot = slot;
+            Occupy(session, slot);
             if (session.ParkedEntry is { } entry && common > 0)
             {
                 _pendingOps.Add(new RestoreOp(session.Key, entry, slot));
-                session.ParkedEntry = null;
+                SetParked(session, null);
                 turn.NotBeforeStep = stepId + 1;
                 _restores++;
             }
@@ -276,8 +268,7 @@ internal sealed partial class AgentScheduler
         while (_idleOrder.TryPeek(out var session, out var touched) && touched < cutoff)
         {
             _idleOrder.Dequeue();
-            var current = _sessions.TryGetValue(session.Key, out var live) && ReferenceEquals(live, session);
-            if (current && session.ActiveTurn is null && session.LastActivity == touched)
+            if (IsCurrentIdleEntry(session, touched))
             {
                 Forget(session);
             }

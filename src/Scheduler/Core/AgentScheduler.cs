@@ -8,8 +8,13 @@ namespace Serving.Scheduler.Core;
 
 /// <summary>
 /// The scheduler for one engine: MLFQ (or FCFS) over turns, sessions kept, parked or dropped across tool pauses,
-/// AIMD admission of new sessions. See <see cref="IAgentScheduler"/> for the calling contract. This file holds the
-/// entry points; planning and completion are in the partial files beside it.
+/// AIMD admission. See <see cref="IAgentScheduler"/> for the calling contract. This file holds the entry points;
+/// planning and completion are in the partial files beside it.
+/// <para>
+/// Session lifecycle (README "Session lifecycle"): a session holds an admission place exactly while it holds a slot —
+/// running, waiting in its own kept slot, or kept resident in a pause. Parked, dropped and idle sessions hold no place
+/// and no slot; their next turn waits like a new one, with continuation priority. The AIMD window caps occupied slots.
+/// </para>
 /// </summary>
 internal sealed partial class AgentScheduler : IAgentScheduler
 {
@@ -34,7 +39,8 @@ internal sealed partial class AgentScheduler : IAgentScheduler
     private long _stepId;
     private long _sequence;
     private long _queuedPromptTokens;
-    private int _admittedSessions;
+    private int _residentSessions;
+    private int _parkedSessions;
     /// <summary>Idle-expiry candidates by last activity; stale entries (the session was active since) are skipped.</summary>
     private readonly PriorityQueue<SessionState, DateTimeOffset> _idleOrder = new();
     private long _parks, _restores, _restoreFailures, _drops, _recomputes, _preemptions, _rejections, _prefixShares;
@@ -86,8 +92,14 @@ internal sealed partial class AgentScheduler : IAgentScheduler
         }
 
         var now = _time.GetUtcNow();
+        if (session is null && !MakeRoomForSession())
+        {
+            _rejections++;
+            return new SubmitResult(SubmitOutcome.Rejected, "The server is busy: too many sessions are active. Retry later.", _options.RetryAfter);
+        }
+
         session ??= CreateSession(turn.SessionKey, turn.PrefixScope, now);
-        EndPause(session, now);
+        var endedPause = EndPause(session, now);
         var inFlight = new TurnInFlight(turn, session, now, ++_sequence)
         {
             EstimatedUncached = turn.PromptTokens.Length - CommonPrefix(session, turn.PromptTokens),
@@ -97,7 +109,7 @@ internal sealed partial class AgentScheduler : IAgentScheduler
         _turns[turn.RequestId] = inFlight;
         _waiting.Add(inFlight);
         _queuedPromptTokens += turn.PromptTokens.Length;
-        return SubmitResult.Accepted;
+        return endedPause is null ? SubmitResult.Accepted : new SubmitResult(SubmitOutcome.Accepted, EndedPause: endedPause);
     }
 
     public void Cancel(string requestId)
@@ -107,12 +119,7 @@ internal sealed partial class AgentScheduler : IAgentScheduler
             return;
         }
 
-        if (!turn.Placed)
-        {
-            _waiting.Remove(turn);
-            _queuedPromptTokens -= turn.PromptLength;
-        }
-
+        Unqueue(turn);
         FinishTurn(turn, endedWithToolCall: false, toolName: null);
     }
 
@@ -126,29 +133,30 @@ internal sealed partial class AgentScheduler : IAgentScheduler
         if (session.ActiveTurn is { } turn)
         {
             _turns.Remove(turn.Request.RequestId);
-            if (turn.Placed)
-            {
-                _running.Remove(turn);
-            }
-            else
-            {
-                _waiting.Remove(turn);
-                _queuedPromptTokens -= turn.PromptLength;
-            }
-
+            _running.Remove(turn);
+            Unqueue(turn);
             session.ActiveTurn = null;
         }
 
         Forget(session);
     }
 
+    /// <summary>Takes a not yet placed turn out of the waiting queue.</summary>
+    private void Unqueue(TurnInFlight turn)
+    {
+        if (!turn.Placed && _waiting.Remove(turn))
+        {
+            _queuedPromptTokens -= turn.PromptLength;
+        }
+    }
+
     public SchedulerSnapshot Snapshot() => new(
         RunningTurns: _running.Count,
         WaitingTurns: _waiting.Count,
         Sessions: _sessions.Count,
-        ResidentSessions: _slots.Count(s => s is not null),
-        ParkedSessions: _sessions.Values.Count(s => s.ParkedEntry is not null),
-        FreeSlots: _slots.Count(s => s is null),
+        ResidentSessions: _residentSessions,
+        ParkedSessions: _parkedSessions,
+        FreeSlots: _slots.Length - _residentSessions,
         KvUsage: _blocks.Usage,
         AdmissionWindow: _admission.Window,
         QueuedPromptTokens: _queuedPromptTokens,
@@ -167,6 +175,24 @@ internal sealed partial class AgentScheduler : IAgentScheduler
             if (_slots[slot] is { } s && s.Slot != slot)
             {
                 yield return $"slot {slot} points at session {s.Key} which thinks it is in slot {s.Slot}";
+            }
+        }
+
+        if (_residentSessions != _slots.Count(s => s is not null))
+        {
+            yield return $"resident count {_residentSessions} disagrees with {_slots.Count(s => s is not null)} occupied slots";
+        }
+
+        if (_parkedSessions != _sessions.Values.Count(s => s.ParkedEntry is not null))
+        {
+            yield return $"parked count {_parkedSessions} disagrees with the sessions' parked entries";
+        }
+
+        foreach (var turn in _waiting)
+        {
+            if (!_turns.ContainsKey(turn.Request.RequestId) || turn.Session.ActiveTurn != turn)
+            {
+                yield return $"waiting turn {turn.Request.RequestId} is orphaned";
             }
         }
 
@@ -218,17 +244,68 @@ internal sealed partial class AgentScheduler : IAgentScheduler
         return PrefixHash.CommonPrefix(held, chain, prompt, _options.BlockSize, salt);
     }
 
-    /// <summary>A returning turn ends the pause; its observed length teaches the predictor about that tool.</summary>
-    private void EndPause(SessionState session, DateTimeOffset now)
+    /// <summary>
+    /// A returning turn ends the pause; its observed length teaches the predictor about that tool. A session kept
+    /// resident keeps its slot (and so its place): its turn is placed in that slot at the next step.
+    /// </summary>
+    private TimeSpan? EndPause(SessionState session, DateTimeOffset now)
     {
         if (!session.Paused)
         {
-            return;
+            return null;
         }
 
-        _predictor.Observe(session.PauseTool, now - session.PauseStart);
+        var pause = now - session.PauseStart;
+        _predictor.Observe(session.PauseTool, pause);
         session.Paused = false;
         session.KeepUntil = null;
         _pausedResident.Remove(session);
+        return pause;
+    }
+
+    /// <summary>
+    /// Bounds the sessions remembered: past <see cref="SchedulerOptions.MaxSessions"/> the longest idle session without
+    /// a turn is forgotten (its parked KV freed). False when every remembered session has a turn in flight.
+    /// </summary>
+    private bool MakeRoomForSession()
+    {
+        while (_sessions.Count >= _options.MaxSessions)
+        {
+            if (!_idleOrder.TryDequeue(out var session, out var touched))
+            {
+                return false;
+            }
+
+            if (IsCurrentIdleEntry(session, touched))
+            {
+                Forget(session);
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>An idle-order entry still describes the session: it is remembered, has no turn and was not touched since.</summary>
+    private bool IsCurrentIdleEntry(SessionState session, DateTimeOffset touched) =>
+        _sessions.TryGetValue(session.Key, out var live) && ReferenceEquals(live, session) && session.ActiveTurn is null && session.LastActivity == touched;
+
+    private void Occupy(SessionState session, int slot)
+    {
+        _slots[slot] = session;
+        session.Slot = slot;
+        _residentSessions++;
+    }
+
+    private void Vacate(SessionState session)
+    {
+        _slots[session.Slot!.Value] = null;
+        session.Slot = null;
+        _residentSessions--;
+    }
+
+    private void SetParked(SessionState session, string? entry)
+    {
+        _parkedSessions += (entry is null ? 0 : 1) - (session.ParkedEntry is null ? 0 : 1);
+        session.ParkedEntry = entry;
     }
 }

@@ -16,13 +16,16 @@ internal sealed class SessionState(string key, ulong salt, DateTimeOffset now)
     /// <summary>Accounting blocks held while resident.</summary>
     public List<int> Blocks { get; } = [];
 
+    /// <summary>The sequence slot the session's KV occupies; holding one is holding an admission place.</summary>
     public int? Slot { get; set; }
 
+    /// <summary>Set through the scheduler (it counts parked sessions).</summary>
     public string? ParkedEntry { get; set; }
 
-    public TurnInFlight? ActiveTurn { get; set; }
+    /// <summary>True when the session's next turn would continue from KV it holds (resident or parked).</summary>
+    public bool HasKv => KvTokens.Count > 0 || ParkedEntry is not null;
 
-    public bool Admitted { get; set; }
+    public TurnInFlight? ActiveTurn { get; set; }
 
     public DateTimeOffset LastActivity { get; set; } = now;
 
@@ -49,7 +52,7 @@ internal sealed class TurnInFlight(TurnRequest request, SessionState session, Da
 
     public bool Placed { get; set; }
 
-    /// <summary>Set when a memory op for this turn ran in the current step: its chunks start next step.</summary>
+    /// <summary>Set when memory ops for this turn run in the current step: its chunks start the next step, after their results.</summary>
     public long NotBeforeStep { get; set; }
 
     public int Slot { get; set; } = -1;

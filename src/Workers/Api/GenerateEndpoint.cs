@@ -82,7 +82,8 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
 
         if (done is null or { Reason: FinishReason.Error or FinishReason.Cancelled })
         {
-            await OpenAiErrors.Result(503, "generation_failed", "The worker stopped before the response was complete. Retry the request.").ExecuteAsync(http);
+            var error = FailureOf(done);
+            await OpenAiErrors.Result(error.Status, error.Code, error.Message).ExecuteAsync(http);
             return;
         }
 
@@ -114,8 +115,9 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
                 case TokenEvent { Text.Length: > 0 } token:
                     await WriteAsync(http, response.ContentChunk(token.Text));
                     break;
-                case CompletedEvent { Reason: FinishReason.Error or FinishReason.Cancelled }:
-                    await http.Response.WriteAsync(OpenAiErrors.SseEvent(503, "generation_failed", "The worker stopped before the response was complete."));
+                case CompletedEvent { Reason: FinishReason.Error or FinishReason.Cancelled } failed:
+                    var error = FailureOf(failed);
+                    await http.Response.WriteAsync(OpenAiErrors.SseEvent(error.Status, error.Code, error.Message));
                     return;
                 case CompletedEvent completed:
                     foreach (var chunk in response.FinalChunks(held.ToString(), completed))
@@ -130,6 +132,9 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
             hasNext = await events.MoveNextAsync();
         }
     }
+
+    private static TurnError FailureOf(CompletedEvent? done) =>
+        done?.Error ?? new TurnError(503, "generation_failed", "The worker stopped before the response was complete. Retry the request.");
 
     private static async Task WriteAsync(HttpContext http, object chunk)
     {

@@ -128,11 +128,25 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
     {
         // Control tokens (<|im_end|>, </s>) render as nothing so they never leak into generated text.
         Span<byte> buffer = stackalloc byte[256];
+        int n;
         fixed (byte* b = buffer)
         {
-            var n = LlamaApi.llama_token_to_piece(_vocab, token, b, buffer.Length, 0, special: false);
-            return n <= 0 ? [] : buffer[..n].ToArray();
+            n = LlamaApi.llama_token_to_piece(_vocab, token, b, buffer.Length, 0, special: false);
         }
+
+        if (n >= 0)
+        {
+            return buffer[..n].ToArray();
+        }
+
+        // A piece longer than the buffer: llama.cpp returns minus its length; never drop it.
+        var large = new byte[-n];
+        fixed (byte* b = large)
+        {
+            n = LlamaApi.llama_token_to_piece(_vocab, token, b, large.Length, 0, special: false);
+        }
+
+        return n <= 0 ? [] : large[..n];
     }
 
     public bool IsEndOfGeneration(int token) => LlamaApi.llama_vocab_is_eog(_vocab, token);

@@ -21,8 +21,11 @@ public sealed record WorkerSettings
     public long DiskSpillBytes { get; init; }
     public int QueueCapacity { get; init; } = 1024;
 
+    /// <summary>Sessions idle this long are ended; the gateway passes its own Gateway:SessionIdleTimeout, so both agree.</summary>
+    public TimeSpan SessionIdleTimeout { get; init; } = new SchedulerOptions().SessionIdleTimeout;
+
     public static readonly IReadOnlyList<string> OptionNames =
-        ["model", "host", "port", "slots", "ctx-per-slot", "threads", "batch-tokens", "scheduler", "pause-policy", "host-pool-mb", "disk-spill-dir", "disk-spill-mb", "queue"];
+        ["model", "host", "port", "slots", "ctx-per-slot", "threads", "batch-tokens", "scheduler", "pause-policy", "host-pool-mb", "disk-spill-dir", "disk-spill-mb", "queue", "idle-timeout-s"];
 
     /// <summary>Parses <c>--name value</c> options; every problem is collected into <paramref name="errors"/>.</summary>
     public static WorkerSettings Parse(string[] args, List<string> errors)
@@ -43,6 +46,7 @@ public sealed record WorkerSettings
             DiskSpillDir = o.Values.GetValueOrDefault("disk-spill-dir"),
             DiskSpillBytes = (long)o.GetInt("disk-spill-mb", 0, 0, 1 << 24) << 20,
             QueueCapacity = o.GetInt("queue", 1024, 1, 1 << 20),
+            SessionIdleTimeout = TimeSpan.FromSeconds(o.GetInt("idle-timeout-s", (int)new SchedulerOptions().SessionIdleTimeout.TotalSeconds, 1, int.MaxValue)),
         };
         errors.AddRange(o.Errors);
         if (settings.ModelPath.Length == 0)
@@ -61,6 +65,7 @@ public sealed record WorkerSettings
         PausePolicy = PausePolicy,
         MaxBatchTokens = BatchTokens,
         MaxWaitingTurns = QueueCapacity,
+        SessionIdleTimeout = SessionIdleTimeout,
     };
 
     public ParkingOptions ParkingOptions() => new()

@@ -24,7 +24,9 @@ public sealed class WorkerMetrics
         RequestsWaiting = f.CreateGauge("serving_num_requests_waiting", "Requests waiting for a slot.");
         KvCacheUsage = f.CreateGauge("serving_kv_cache_usage_perc", "KV-cache usage, 0 to 1 (1 = all blocks in use).");
         SessionsParked = f.CreateGauge("serving_num_sessions_parked", "Sessions whose KV is parked in host memory or on disk.");
-        SessionsResident = f.CreateGauge("serving_num_sessions_resident", "Sessions whose KV occupies a sequence slot.");
+        SessionsResident = f.CreateGauge("serving_num_sessions_resident", "Sessions whose KV occupies a sequence slot (each holds an admission place).");
+        Sessions = f.CreateGauge("serving_num_sessions", "Sessions the scheduler remembers (any state but ended).");
+        AdmissionWindow = f.CreateGauge("serving_admission_window", "AIMD admission window: slots that sessions may hold at once.");
         PromptTokens = f.CreateCounter("serving_prompt_tokens_total", "Prompt tokens of finished and running requests.");
         CachedPromptTokens = f.CreateCounter("serving_prompt_tokens_cached_total", "Prompt tokens served from the session's KV (not recomputed).");
         GenerationTokens = f.CreateCounter("serving_generation_tokens_total", "Generated tokens.");
@@ -48,6 +50,8 @@ public sealed class WorkerMetrics
     public Gauge KvCacheUsage { get; }
     public Gauge SessionsParked { get; }
     public Gauge SessionsResident { get; }
+    public Gauge Sessions { get; }
+    public Gauge AdmissionWindow { get; }
     public Counter PromptTokens { get; }
     public Counter CachedPromptTokens { get; }
     public Counter GenerationTokens { get; }

@@ -29,5 +29,14 @@ internal sealed class ActiveRequest(GenerationRequest request, string sessionKey
 
     public bool RestoredFromStore { get; set; }
 
+    /// <summary>The session came back from a pause (its turn ended one here earlier).</summary>
+    public bool Returning { get; set; }
+
+    /// <summary>
+    /// Set by the request thread when its client leaves, before the cancel command is sent: a submit still queued
+    /// behind the command is then never started (commands and submits travel on different channels).
+    /// </summary>
+    public volatile bool CancelRequested;
+
     public bool Finished { get; set; }
 }

@@ -47,9 +47,17 @@ public abstract record GenerationEvent;
 /// <summary>One sampled token. <see cref="Text"/> is the newly completed UTF-8 text (may be empty mid-character).</summary>
 public sealed record TokenEvent(int Token, string Text) : GenerationEvent;
 
-/// <summary>The last event of a turn.</summary>
-public sealed record CompletedEvent(FinishReason Reason, int PromptTokens, int CachedTokens, int CompletionTokens)
+/// <summary>The last event of a turn. <see cref="Error"/> says why when <see cref="Reason"/> is Error.</summary>
+public sealed record CompletedEvent(FinishReason Reason, int PromptTokens, int CachedTokens, int CompletionTokens, TurnError? Error = null)
     : GenerationEvent;
+
+/// <summary>Why a turn failed, in OpenAI's terms (status, string code, message).</summary>
+public sealed record TurnError(int Status, string Code, string Message)
+{
+    public static TurnError Unavailable(string message) => new(503, "server_unavailable", message);
+
+    public static TurnError ServerError(string message) => new(500, "server_error", message);
+}
 
 public enum FinishReason { Stop, Length, ToolCalls, Cancelled, Error }
 

@@ -7,10 +7,51 @@ namespace Serving.Workers.Runtime;
 
 public sealed partial class StepLoopGenerationService
 {
-    /// <summary>Runs one memory op on the engine and the parking store; never throws for a lost or damaged entry.</summary>
-    private MemoryOpResult ExecuteMemoryOp(MemoryOp op)
+    /// <summary>
+    /// Runs one memory op on the engine and the parking store. One session's problem (a lost, damaged or unstorable
+    /// entry, a refused truncate or copy, an exception in a parking tier) fails only that op, and its slot is left
+    /// empty, as the scheduler expects of a failed op. A copy from a slot whose op failed in this step fails too.
+    /// Only the engine failing to empty a slot escapes: then nothing about the KV can be trusted.
+    /// </summary>
+    private MemoryOpResult ExecuteMemoryOp(MemoryOp op, HashSet<int> failedSlots)
     {
         var started = Stopwatch.GetTimestamp();
+        bool ok;
+        long bytes = 0;
+        try
+        {
+            (ok, bytes) = RunMemoryOp(op, failedSlots);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Console.Error.WriteLine($"memory op {op.GetType().Name} for a session failed: {e.Message}");
+            ok = false;
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        if (!ok && op.AffectedSlot is { } slot)
+        {
+            failedSlots.Add(slot);
+            _engine.Truncate(slot, 0);
+        }
+
+        switch (op)
+        {
+            case ParkOp:
+                _metrics.Parks.WithLabels(ok ? "ok" : "failed").Inc();
+                _metrics.ParkSeconds.Observe(elapsed.TotalSeconds);
+                break;
+            case RestoreOp restore:
+                MarkRestored(restore.SessionKey, ok);
+                _metrics.RestoreSeconds.Observe(elapsed.TotalSeconds);
+                break;
+        }
+
+        return new MemoryOpResult(op, ok, elapsed, bytes);
+    }
+
+    private (bool Ok, long Bytes) RunMemoryOp(MemoryOp op, HashSet<int> failedSlots)
+    {
         switch (op)
         {
             case ParkOp park:
@@ -21,34 +62,29 @@ public sealed partial class StepLoopGenerationService
                 var written = _engine.SaveSequence(park.Slot, span);
                 var stored = written > 0 && _store.TryStore(park.EntryId, span[..(int)written]);
                 _engine.Truncate(park.Slot, 0);
-                var elapsed = Stopwatch.GetElapsedTime(started);
-                _metrics.Parks.WithLabels(stored ? "ok" : "failed").Inc();
-                _metrics.ParkSeconds.Observe(elapsed.TotalSeconds);
-                return new MemoryOpResult(op, stored, elapsed, written);
+                return (stored, written);
             }
 
             case RestoreOp restore:
             {
                 var size = _store.SizeOf(restore.EntryId);
-                var ok = false;
-                if (size > 0)
+                try
                 {
+                    if (size <= 0)
+                    {
+                        return (false, 0);
+                    }
+
                     _staging.EnsureCapacity(size);
                     var span = _staging.Span(size);
                     // A checksum mismatch or a lost spill file reads as failure: the scheduler recomputes instead.
-                    ok = _store.TryRead(restore.EntryId, span) == ParkedReadResult.Ok && _engine.LoadSequence(restore.Slot, span);
+                    var ok = _store.TryRead(restore.EntryId, span) == ParkedReadResult.Ok && _engine.LoadSequence(restore.Slot, span);
+                    return (ok, size);
                 }
-
-                _store.Remove(restore.EntryId);
-                if (!ok)
+                finally
                 {
-                    _engine.Truncate(restore.Slot, 0);
+                    _store.Remove(restore.EntryId);
                 }
-
-                MarkRestored(restore.SessionKey, ok);
-                var elapsed = Stopwatch.GetElapsedTime(started);
-                _metrics.RestoreSeconds.Observe(elapsed.TotalSeconds);
-                return new MemoryOpResult(op, ok, elapsed, Math.Max(size, 0));
             }
 
             case DropOp drop:
@@ -62,15 +98,20 @@ public sealed partial class StepLoopGenerationService
                     _store.Remove(entry);
                 }
 
-                return new MemoryOpResult(op, true, Stopwatch.GetElapsedTime(started), 0);
+                return (true, 0);
 
             case CopyOp copy:
+                if (failedSlots.Contains(copy.SourceSlot))
+                {
+                    return (false, 0);
+                }
+
                 _engine.CopySequence(copy.SourceSlot, copy.TargetSlot);
-                return new MemoryOpResult(op, true, Stopwatch.GetElapsedTime(started), 0);
+                return (true, 0);
 
             case TruncateOp truncate:
                 _engine.Truncate(truncate.Slot, truncate.KeepTokens);
-                return new MemoryOpResult(op, true, Stopwatch.GetElapsedTime(started), 0);
+                return (true, 0);
 
             default:
                 throw new InvalidOperationException($"unknown memory op {op}");
@@ -88,14 +129,16 @@ public sealed partial class StepLoopGenerationService
         }
     }
 
-    /// <summary>Samples every chunk that asked for logits, streams the text, and reports progress to the scheduler.</summary>
-    private List<TurnProgress> SampleAndPublish(BatchPlan plan)
+    /// <summary>
+    /// Samples every chunk of the decode just run that asked for logits, streams the text, and reports progress to
+    /// the scheduler. A fault in one turn's sampling or text fails that turn only.
+    /// </summary>
+    private void SampleAndPublish(IReadOnlyList<PlannedChunk> chunks, List<TurnProgress> progress)
     {
         var now = _time.GetUtcNow();
-        var progress = new List<TurnProgress>();
-        for (var i = 0; i < plan.Chunks.Count; i++)
+        for (var i = 0; i < chunks.Count; i++)
         {
-            var chunk = plan.Chunks[i];
+            var chunk = chunks[i];
             if (!_active.TryGetValue(chunk.RequestId, out var request))
             {
                 continue;
@@ -108,7 +151,7 @@ public sealed partial class StepLoopGenerationService
                 _metrics.QueueTime.Observe((now - request.Arrival).TotalSeconds);
                 _metrics.CachedPromptTokens.Inc(chunk.StartPosition);
                 var result = chunk.StartPosition > 0 ? (request.RestoredFromStore ? "restored" : "hit") : "recompute";
-                if (request.Request.SessionKey is not null && (chunk.StartPosition > 0 || _lastTurnEnd.ContainsKey(request.SessionKey)))
+                if (request.Request.SessionKey is not null && (chunk.StartPosition > 0 || request.Returning))
                 {
                     _metrics.Restores.WithLabels(result).Inc();
                 }
@@ -119,12 +162,20 @@ public sealed partial class StepLoopGenerationService
                 continue;
             }
 
-            _engine.CopyLogits(i, _logits);
-            var token = request.Sampler.Sample(_logits);
-            progress.Add(Advance(request, token, now));
+            try
+            {
+                _engine.CopyLogits(i, _logits);
+                var token = request.Sampler.Sample(_logits);
+                progress.Add(Advance(request, token, now));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Console.Error.WriteLine($"request {chunk.RequestId} failed while sampling: {e}");
+                _active.Remove(chunk.RequestId);
+                Finish(request, FinishReason.Error, TurnError.ServerError($"The worker failed while generating this response ({e.GetType().Name}: {e.Message})."));
+                progress.Add(new TurnProgress(chunk.RequestId, null, TurnState.Finished));
+            }
         }
-
-        return progress;
     }
 
     /// <summary>Applies one sampled token: end of generation, text and stop strings, the token budget, tool calls.</summary>
@@ -175,16 +226,11 @@ public sealed partial class StepLoopGenerationService
 
         _active.Remove(request.Request.RequestId);
         Finish(request, reason);
-        if (!request.Request.IsFinal && request.Request.SessionKey is not null)
-        {
-            _lastTurnEnd[request.SessionKey] = _time.GetUtcNow();
-        }
-
         return new TurnProgress(request.Request.RequestId, token, TurnState.Finished, reason == FinishReason.ToolCalls, tool);
     }
 
     /// <summary>Sends the last event; the request's reader then ends.</summary>
-    private void Finish(ActiveRequest request, FinishReason reason)
+    private void Finish(ActiveRequest request, FinishReason reason, TurnError? error = null)
     {
         if (request.Finished)
         {
@@ -198,7 +244,7 @@ public sealed partial class StepLoopGenerationService
             request.Events.Writer.TryWrite(new TokenEvent(-1, rest));
         }
 
-        request.Events.Writer.TryWrite(new CompletedEvent(reason, request.Request.PromptTokens.Length, request.CachedTokens ?? 0, request.Generated));
+        request.Events.Writer.TryWrite(new CompletedEvent(reason, request.Request.PromptTokens.Length, request.CachedTokens ?? 0, request.Generated, error));
         request.Events.Writer.TryComplete();
         _metrics.RequestSuccess.WithLabels(reason.ToString().ToLowerInvariant()).Inc();
         _metrics.E2e.Observe((_time.GetUtcNow() - request.Arrival).TotalSeconds);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
@@ -15,6 +14,12 @@ namespace Serving.Workers.Runtime;
 /// threads talk to it only through a bounded command channel and read their tokens from per-request channels.
 /// Each iteration is a short sequence of named phases: drain commands → plan → memory ops → decode → sample →
 /// complete → publish.
+/// <para>
+/// Faults: a problem that belongs to one turn (its sampling, its text, a memory op of its session, a chunk the engine
+/// refuses even alone) fails that turn with <c>server_error</c> and the loop goes on. Anything else leaves state that
+/// cannot be trusted: the loop stops, every turn fails, <see cref="Fault"/> is set and <c>/health</c> answers 503, so the
+/// gateway restarts the process.
+/// </para>
 /// </summary>
 public sealed partial class StepLoopGenerationService : IGenerationService, IDisposable
 {
@@ -33,13 +38,6 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
     private readonly Channel<Command> _controls = Channel.CreateUnbounded<Command>();
     private readonly SemaphoreSlim _wake = new(0);
     private readonly Dictionary<string, ActiveRequest> _active = new(StringComparer.Ordinal);
-    /// <summary>
-    /// When each session's last turn ended here: the next turn's arrival gives the tool pause, and a later turn with
-    /// nothing cached was a recompute. Entries older than the scheduler's idle timeout are pruned (the scheduler has
-    /// forgotten those sessions too).
-    /// </summary>
-    private readonly Dictionary<string, DateTimeOffset> _lastTurnEnd = new(StringComparer.Ordinal);
-    private DateTimeOffset _nextPrune;
     private readonly NativeBuffer _staging;
     private readonly float[] _logits;
     private readonly Thread _thread;
@@ -68,19 +66,21 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
     public async IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken ct)
     {
         // Limits (context length, queue bounds) are the scheduler's to check: its refusal arrives as the first event.
-        if (Fault is not null || _stopping)
-        {
-            throw new GenerationRejectedException("server_unavailable", "The worker's engine is not running.", 503);
-        }
-
         var active = new ActiveRequest(request, request.SessionKey ?? "oneshot:" + request.RequestId, _time.GetUtcNow());
         if (!_submits.Writer.TryWrite(new SubmitCommand(active)))
         {
-            throw new GenerationRejectedException("server_busy", "The worker's request queue is full. Retry later.", 503);
+            // Full, or completed because the loop has stopped (nothing written after that is ever read).
+            throw Fault is not null || _stopping
+                ? new GenerationRejectedException("server_unavailable", "The worker's engine is not running.", 503)
+                : new GenerationRejectedException("server_busy", "The worker's request queue is full. Retry later.", 503);
         }
 
         _wake.Release();
-        using var registration = ct.Register(() => Control(new CancelCommand(request.RequestId)));
+        using var registration = ct.Register(() =>
+        {
+            active.CancelRequested = true;
+            Control(new CancelCommand(request.RequestId));
+        });
         await foreach (var e in active.Events.Reader.ReadAllAsync(CancellationToken.None))
         {
             if (e is RejectedEvent rejected)
@@ -135,7 +135,6 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
                 if (plan.IsEmpty)
                 {
                     PublishStats();
-                    PruneSessions();
                     // Nothing to run: sleep until a command arrives, waking now and then for time-based policies.
                     _wake.Wait(TimeSpan.FromMilliseconds(50));
                     continue;
@@ -151,25 +150,57 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
         }
         finally
         {
-            FailAll(Fault is null ? "The worker is shutting down." : "The worker's engine failed.");
+            FailAll(Fault is null ? "The worker is shutting down." : "The worker's engine failed; the worker restarts. Retry the request.");
         }
     }
 
     private void RunStep(BatchPlan plan)
     {
         var started = Stopwatch.GetTimestamp();
-        var memoryResults = plan.MemoryOps.Select(ExecuteMemoryOp).ToList();
-        var status = plan.Chunks.Count == 0 ? DecodeStatus.Ok : _engine.Decode(plan.Chunks.Select(c => new SequenceChunk(c.Slot, c.StartPosition, c.Tokens, c.WantLogits)).ToList());
-        var progress = status == DecodeStatus.Ok ? SampleAndPublish(plan) : [];
-        var elapsed = Stopwatch.GetElapsedTime(started);
-        _scheduler.Complete(plan, new StepResult(progress, memoryResults, elapsed, status != DecodeStatus.Ok));
-        if (status != DecodeStatus.Ok)
+        var failedSlots = new HashSet<int>();
+        var memoryResults = plan.MemoryOps.Select(op => ExecuteMemoryOp(op, failedSlots)).ToList();
+        var progress = new List<TurnProgress>();
+        var failed = new List<string>();
+        // A chunk whose slot just failed a memory op would start at the wrong position: the scheduler plans it again.
+        var chunks = failedSlots.Count == 0 ? plan.Chunks : plan.Chunks.Where(c => !failedSlots.Contains(c.Slot)).ToList();
+        if (chunks.Count > 0)
         {
-            FailChunks(plan, $"The engine rejected the batch ({status}).");
+            DecodeAndSample(chunks, progress, failed);
+        }
+
+        _scheduler.Complete(plan, new StepResult(progress, memoryResults, Stopwatch.GetElapsedTime(started), failed));
+        foreach (var id in failed)
+        {
+            FailTurn(id, TurnError.ServerError("The engine could not compute this request's tokens; its session's cache was reset. Retry the request."));
         }
 
         _metrics.StepTokens.Observe(plan.Chunks.Sum(c => c.Tokens.Length));
         PublishStats();
+    }
+
+    /// <summary>
+    /// One engine call for the chunks, sampled right after it. A batch the engine refuses (no KV room is transient) is
+    /// split in halves and retried, so one bad chunk fails only its own turn.
+    /// </summary>
+    private void DecodeAndSample(IReadOnlyList<PlannedChunk> chunks, List<TurnProgress> progress, List<string> failed)
+    {
+        var status = _engine.Decode(chunks.Select(c => new SequenceChunk(c.Slot, c.StartPosition, c.Tokens, c.WantLogits)).ToList());
+        if (status == DecodeStatus.Ok)
+        {
+            SampleAndPublish(chunks, progress);
+            return;
+        }
+
+        if (chunks.Count == 1)
+        {
+            Console.Error.WriteLine($"the engine refused a chunk of request {chunks[0].RequestId} ({status})");
+            failed.Add(chunks[0].RequestId);
+            return;
+        }
+
+        var half = chunks.Count / 2;
+        DecodeAndSample(chunks.Take(half).ToList(), progress, failed);
+        DecodeAndSample(chunks.Skip(half).ToList(), progress, failed);
     }
 
     private void DrainCommands()
@@ -204,13 +235,19 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
                 }
 
                 _scheduler.EndSession(key);
-                _lastTurnEnd.Remove(key);
                 break;
         }
     }
 
     private void Submit(ActiveRequest request)
     {
+        if (request.CancelRequested)
+        {
+            // Its client left before the loop saw it: never start it (the cancel command found nothing to stop).
+            Finish(request, FinishReason.Cancelled);
+            return;
+        }
+
         var r = request.Request;
         var result = _scheduler.Submit(new TurnRequest(r.RequestId, request.SessionKey, r.PromptTokens, r.MaxTokens, r.IsFinal || r.SessionKey is null, r.ExpectedToolMs, r.PrefixScope));
         if (result.Outcome != SubmitOutcome.Accepted)
@@ -225,33 +262,36 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
             return;
         }
 
-        if (_lastTurnEnd.TryGetValue(request.SessionKey, out var pauseStart))
+        if (result.EndedPause is { } pause)
         {
-            _metrics.ToolPause.Observe((request.Arrival - pauseStart).TotalSeconds);
+            request.Returning = true;
+            _metrics.ToolPause.Observe(pause.TotalSeconds);
         }
 
         _active[r.RequestId] = request;
         _metrics.PromptTokens.Inc(r.PromptTokens.Length);
     }
 
-    private void FailChunks(BatchPlan plan, string message)
+    /// <summary>Ends one turn with an error; the scheduler has already been told (or is told by the caller).</summary>
+    private void FailTurn(string requestId, TurnError error)
     {
-        foreach (var chunk in plan.Chunks)
+        if (_active.Remove(requestId, out var request))
         {
-            if (_active.Remove(chunk.RequestId, out var request))
-            {
-                Finish(request, FinishReason.Error);
-            }
+            Finish(request, FinishReason.Error, error);
         }
-
-        Console.Error.WriteLine(message);
     }
 
+    /// <summary>
+    /// The loop has stopped: every turn fails, and so does every submit, queued now or later — the channel is completed
+    /// first, so a submit racing this either is drained here or is refused by the writer.
+    /// </summary>
     private void FailAll(string message)
     {
+        _submits.Writer.TryComplete();
+        var error = TurnError.Unavailable(message);
         foreach (var request in _active.Values.ToList())
         {
-            Finish(request, FinishReason.Error);
+            Finish(request, FinishReason.Error, error);
         }
 
         _active.Clear();
@@ -259,24 +299,8 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
         {
             if (command is SubmitCommand { Request: var r })
             {
-                r.Events.Writer.TryWrite(new RejectedEvent(new GenerationRejectedException("server_unavailable", message, 503)));
+                r.Events.Writer.TryWrite(new RejectedEvent(new GenerationRejectedException(error.Code, message, error.Status)));
             }
-        }
-    }
-
-    private void PruneSessions()
-    {
-        var now = _time.GetUtcNow();
-        if (now < _nextPrune)
-        {
-            return;
-        }
-
-        _nextPrune = now + TimeSpan.FromMinutes(1);
-        var cutoff = now - new Serving.Scheduler.SchedulerOptions().SessionIdleTimeout;
-        foreach (var (key, ended) in _lastTurnEnd.Where(e => e.Value < cutoff).ToList())
-        {
-            _lastTurnEnd.Remove(key);
         }
     }
 
@@ -289,6 +313,8 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
         _metrics.KvCacheUsage.Set(_stats.KvCacheUsage);
         _metrics.SessionsParked.Set(_stats.ParkedSessions);
         _metrics.SessionsResident.Set(_stats.ResidentSessions);
+        _metrics.Sessions.Set(snapshot.Sessions);
+        _metrics.AdmissionWindow.Set(snapshot.AdmissionWindow);
         _metrics.Preemptions.IncTo(snapshot.Counters.Preemptions);
     }
 

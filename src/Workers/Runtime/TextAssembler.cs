@@ -11,7 +11,7 @@ internal sealed class TextAssembler(IReadOnlyList<string> stops)
 {
     private readonly Decoder _decoder = new UTF8Encoding(false, false).GetDecoder();
     private readonly StringBuilder _text = new();
-    private readonly char[] _chars = new char[64];
+    private char[] _chars = new char[64];
     private int _emitted;
 
     public bool StopHit { get; private set; }
@@ -22,6 +22,13 @@ internal sealed class TextAssembler(IReadOnlyList<string> stops)
     /// <summary>Adds one token's bytes and returns the text that is now safe to emit.</summary>
     public string Append(ReadOnlySpan<byte> bytes)
     {
+        // A token's piece can be long (merged whitespace, long words): size the buffer for it, never drop or throw.
+        var needed = _decoder.GetCharCount(bytes, flush: false);
+        if (needed > _chars.Length)
+        {
+            _chars = new char[Math.Max(needed, _chars.Length * 2)];
+        }
+
         var n = _decoder.GetChars(bytes, _chars, flush: false);
         _text.Append(_chars, 0, n);
         var text = _text.ToString();

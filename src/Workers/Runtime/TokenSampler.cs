@@ -9,6 +9,7 @@ internal sealed class TokenSampler(SamplingOptions options)
     private readonly Random _random = options.Seed is { } seed ? new Random(unchecked((int)seed ^ (int)(seed >> 32))) : new Random();
     private (int Token, float Probability)[] _candidates = [];
 
+    /// <exception cref="InvalidLogitsException">No logit is a finite number (a broken model or engine).</exception>
     public int Sample(ReadOnlySpan<float> logits)
     {
         if (options.Temperature <= 0f)
@@ -25,9 +26,15 @@ internal sealed class TokenSampler(SamplingOptions options)
         var sum = 0.0;
         for (var i = 0; i < logits.Length; i++)
         {
-            var p = MathF.Exp((logits[i] - max) / options.Temperature);
+            // NaN (and -inf) logits get no probability.
+            var p = float.IsNaN(logits[i]) ? 0f : MathF.Exp((logits[i] - max) / options.Temperature);
             _candidates[i] = (i, p);
             sum += p;
+        }
+
+        if (!(sum > 0) || double.IsInfinity(sum))
+        {
+            throw new InvalidLogitsException();
         }
 
         Array.Sort(_candidates, (a, b) => b.Probability.CompareTo(a.Probability));
@@ -53,17 +60,22 @@ internal sealed class TokenSampler(SamplingOptions options)
         return _candidates[cut - 1].Token;
     }
 
+    /// <summary>The largest finite logit (NaN never wins).</summary>
+    /// <exception cref="InvalidLogitsException">No logit is a finite number.</exception>
     public static int ArgMax(ReadOnlySpan<float> logits)
     {
-        var best = 0;
-        for (var i = 1; i < logits.Length; i++)
+        var best = -1;
+        for (var i = 0; i < logits.Length; i++)
         {
-            if (logits[i] > logits[best])
+            if (float.IsFinite(logits[i]) && (best < 0 || logits[i] > logits[best]))
             {
                 best = i;
             }
         }
 
-        return best;
+        return best >= 0 ? best : throw new InvalidLogitsException();
     }
 }
+
+/// <summary>The engine produced logits with no finite value: the turn cannot go on (the worker fails it alone).</summary>
+internal sealed class InvalidLogitsException() : Exception("The model produced invalid logits (no finite value); this response cannot be generated.");

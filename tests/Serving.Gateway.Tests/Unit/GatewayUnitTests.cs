@@ -1,14 +1,12 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
-using Serving.Gateway.Admission;
 using Serving.Gateway.Api;
 using Serving.Gateway.Configuration;
 using Serving.Gateway.Metrics;
 using Serving.Gateway.Routing;
 using Serving.Gateway.Supervision;
 using Serving.Gateway.Tests.Support;
-using Yarp.ReverseProxy.Model;
 
 namespace Serving.Gateway.Tests.Unit;
 
@@ -47,52 +45,61 @@ public sealed class GatewayUnitTests
     }
 
     [Fact]
-    public void SessionAffinity_KnownSessionSticks_NewSessionGoesToLeastLoaded()
+    public void SessionRouter_KnownSessionSticks_NewSessionGoesToLeastLoaded_MovesWhenItsWorkerIsGoneOrRestarted()
     {
         var pool = new WorkerPool();
-        pool.Add("w0").Load = new WorkerLoad(3, 2, 4, 0, 0.5, 8, 4);
-        pool.Add("w1").Load = new WorkerLoad(0, 0, 1, 0, 0.1, 8, 7);
+        var w0 = Ready(pool, "w0", new WorkerLoad(3, 2, 4, 0, 0.5, 8, 4));
+        var w1 = Ready(pool, "w1", new WorkerLoad(0, 0, 1, 0, 0.1, 8, 7));
         var affinity = new AffinityTable(TimeProvider.System);
-        var policy = new SessionAffinityPolicy(affinity, pool);
-        var destinations = new[] { new DestinationState("w0"), new DestinationState("w1") };
-        var http = new DefaultHttpContext();
-        http.Items[SessionAffinityPolicy.SessionItem] = "t:s1";
+        var router = new SessionRouter(affinity, pool);
 
-        Assert.Equal("w1", policy.PickDestination(http, null!, destinations)!.DestinationId);
-        pool.Find("w1")!.Load = new WorkerLoad(9, 9, 8, 0, 0.9, 8, 0);
-        Assert.Equal("w1", policy.PickDestination(http, null!, destinations)!.DestinationId); // sticks despite load
-        Assert.Equal("w0", policy.PickDestination(http, null!, [destinations[0]])!.DestinationId); // its worker is gone
-        Assert.Equal("w0", affinity.Lookup("t:s1"));
+        var first = router.Route("t:s1")!;
+        Assert.Equal("w1", first.Id);
+        affinity.Begin("t:s1", first.Id, first.Generation);
+        affinity.End("t:s1", final: false);
+        w1.Load = new WorkerLoad(9, 9, 8, 0, 0.9, 8, 0);
+        Assert.Equal("w1", router.Route("t:s1")!.Id); // sticks despite load
+        Assert.Equal("w0", router.Route("t:new")!.Id); // a new session goes to the least loaded
+
+        w1.Generation++; // the process was replaced: it holds none of the session's KV
+        Assert.Equal("w0", router.Route("t:s1")!.Id);
+        pool.SetReady(w0, false);
+        pool.SetReady(w1, true);
+        Assert.Equal("w1", router.Route("t:s1")!.Id); // only one ready worker: routing still decides (no YARP policy involved)
+        pool.SetReady(w1, false);
+        Assert.Null(router.Route("t:s1"));
     }
 
     [Fact]
-    public async Task SessionAdmission_WindowFull_NewSessionQueuesUntilOneEndsAndRefusesPastTheQueue()
+    public void AffinityTable_IdleCountsFromTheEndOfTheLastRequest_NeverWhileOneRuns_FinalRemoves()
     {
         var time = new FakeTimeProvider();
-        var options = Options.Create(new GatewayOptions { Admission = new GatewayAdmissionOptions { InitialWindow = 1, MinWindow = 1, MaxWindow = 1, QueueLimit = 1, QueueTimeout = TimeSpan.FromSeconds(5) } });
-        using var admission = new SessionAdmission(options, new WorkerPool(), new GatewayMetrics(), time);
+        var table = new AffinityTable(time);
+        var idle = TimeSpan.FromMinutes(10);
+        table.Begin("long", "w0", 1);
+        table.Begin("short", "w0", 1);
+        table.End("short", final: false);
+        time.Advance(TimeSpan.FromMinutes(11));
+        // "long" has run for 11 minutes: still in flight, so not idle; "short" ended 11 minutes ago.
+        Assert.Equal([("short", "w0", 1)], table.Expire(idle));
+        table.End("long", final: false);
+        Assert.Empty(table.Expire(idle));
+        time.Advance(TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(1));
+        Assert.Equal("long", Assert.Single(table.Expire(idle)).Session);
 
-        Assert.Equal(AdmissionOutcome.Admitted, await admission.EnterAsync("a", default));
-        Assert.Equal(AdmissionOutcome.Admitted, await admission.EnterAsync("a", default)); // a session in flight is never stopped
-        var queued = admission.EnterAsync("b", default);
-        Assert.False(queued.IsCompleted);
-        Assert.Equal(AdmissionOutcome.QueueFull, await admission.EnterAsync("c", default));
-        admission.Release("a");
-        Assert.Equal(AdmissionOutcome.Admitted, await queued);
+        table.Begin("s", "w0", 1);
+        table.End("s", final: true);
+        Assert.Equal(0, table.Count);
     }
 
-    [Fact]
-    public async Task SessionAdmission_QueuedTooLong_TimesOut()
+    private static WorkerEntry Ready(WorkerPool pool, string id, WorkerLoad load)
     {
-        var time = new FakeTimeProvider();
-        var options = Options.Create(new GatewayOptions { Admission = new GatewayAdmissionOptions { InitialWindow = 1, MinWindow = 1, MaxWindow = 1, QueueTimeout = TimeSpan.FromMilliseconds(50) } });
-        using var admission = new SessionAdmission(options, new WorkerPool(), new GatewayMetrics(), time);
-        await admission.EnterAsync("a", default);
-        var queued = admission.EnterAsync("b", default);
-        Assert.Equal(1, admission.Queued);
-        time.Advance(TimeSpan.FromMilliseconds(50));
-        Assert.Equal(AdmissionOutcome.TimedOut, await queued);
-        Assert.Equal(0, admission.Queued);
+        var worker = pool.Add(id);
+        worker.Url = "http://127.0.0.1:1";
+        worker.Load = load;
+        pool.SetReady(worker, true);
+        worker.Load = load;
+        return worker;
     }
 
     [Fact]

@@ -81,7 +81,10 @@ public sealed class CacheInvariantProperties
         }
         finally
         {
-            Directory.Delete(folder, recursive: true);
+            if (Directory.Exists(folder)) // the store removes its folder when it leaves it empty
+            {
+                Directory.Delete(folder, recursive: true);
+            }
         }
     }
 

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds llama.cpp's own llama-server and llama-bench (the peer every performance claim is measured against) into
+# .peer/, from the same llama.cpp release as the prebuilt libraries the worker loads: the source ships as a git
+# bundle inside the npm package node-llama-cpp@3.22.1. CPU only, native. About 8 minutes on 2 cores; idempotent.
+# Never part of ./test.sh or CI.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+peer="$root/.peer"
+say() { printf '[build-peer] %s\n' "$*" >&2; }
+
+if [ -x "$peer/bin/llama-server" ] && [ -x "$peer/bin/llama-bench" ]; then
+  say "already built: $peer/bin/llama-server, $peer/bin/llama-bench"
+  exit 0
+fi
+
+missing=()
+for tool in cmake g++ git npm; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  pkgs=(); for t in "${missing[@]}"; do case "$t" in g++) pkgs+=(g++);; npm) pkgs+=(nodejs npm);; *) pkgs+=("$t");; esac; done
+  say "installing ${pkgs[*]} with apt-get"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+fi
+
+mkdir -p "$peer"
+if [ ! -d "$peer/llama.cpp/.git" ]; then
+  tmp="$(mktemp -d)"
+  say "fetching node-llama-cpp@3.22.1 (llama.cpp source bundle)"
+  (cd "$tmp" && npm pack --silent node-llama-cpp@3.22.1 >/dev/null && tar xzf node-llama-cpp-3.22.1.tgz)
+  git clone -q "$tmp/package/llama/gitRelease.bundle" "$peer/llama.cpp"
+  cp "$tmp/package/llama/llama.cpp.info.json" "$peer/llama.cpp.info.json" 2>/dev/null || true
+  rm -rf "$tmp"
+fi
+
+say "configuring (CPU, native)"
+cmake -S "$peer/llama.cpp" -B "$peer/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=ON >/dev/null
+say "building llama-server and llama-bench (about 8 minutes on 2 cores)"
+cmake --build "$peer/build" --target llama-server llama-bench -j"$(nproc)" >/dev/null
+mkdir -p "$peer/bin"
+cp -a "$peer/build/bin/." "$peer/bin/"
+say "built: $peer/bin/llama-server, $peer/bin/llama-bench"
