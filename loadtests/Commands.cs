@@ -4,6 +4,7 @@ using Serving.LoadTests.Compare;
 using Serving.LoadTests.Replay;
 using Serving.LoadTests.Reporting;
 using Serving.LoadTests.Simulation;
+using Serving.LoadTests.Soak;
 using Serving.LoadTests.Workload;
 using Serving.Scheduler.Benchmarks;
 
@@ -59,6 +60,29 @@ internal static class Commands
             var result = await new ReplayHarness(http, "default", Console.Error).RunAsync("replay", workload, TimeSpan.FromSeconds(p.GetValue(limit)));
             Console.WriteLine(ReportWriter.Table([result]));
             if (p.GetValue(report) is { } folder) Console.WriteLine($"report: {ReportWriter.Write(folder, [result], $"Replay of {p.GetValue(file)} against {p.GetValue(url)}.")}");
+            return result.Errors == 0 ? 0 : 1;
+        });
+        return command;
+    }
+
+    public static Command Soak()
+    {
+        var url = new Option<string>("--url") { Description = "server base URL", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
+        var sessions = new Option<int>("--sessions") { Description = "distinct sessions, one one-token turn each, never final", DefaultValueFactory = _ => 3000 };
+        var concurrency = new Option<int>("--concurrency") { Description = "turns in flight at once", DefaultValueFactory = _ => 4 };
+        var apiKey = new Option<string?>("--api-key") { Description = "API key, if the server needs one" };
+        var limit = new Option<int>("--limit-seconds") { Description = "stop after this long", DefaultValueFactory = _ => 600 };
+        var command = new Command("soak", "Many distinct sessions with one short turn each (no X-Session-Final): errors by status and latency") { url, sessions, concurrency, apiKey, limit };
+        command.SetAction(async (p, ct) =>
+        {
+            if (p.GetValue(sessions) < 1 || p.GetValue(concurrency) < 1) return Fail("--sessions and --concurrency must be at least 1");
+            using var http = new HttpClient { BaseAddress = new Uri(p.GetValue(url)!.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(2) };
+            if (p.GetValue(apiKey) is { } key) http.DefaultRequestHeaders.Authorization = new("Bearer", key);
+            if (await ReplayHarness.CheckServerAsync(http) is { } problem) return Fail(problem);
+            var runId = Guid.NewGuid().ToString("N")[..8];
+            var result = await SoakRunner.RunAsync(p.GetValue(sessions), p.GetValue(concurrency), SoakRunner.HttpTurn(http, runId),
+                TimeSpan.FromSeconds(p.GetValue(limit)), Console.Error);
+            Console.WriteLine(result.Describe());
             return result.Errors == 0 ? 0 : 1;
         });
         return command;

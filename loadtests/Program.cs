@@ -7,6 +7,7 @@ var root = new RootCommand("Serving load tests: agent workload generator, replay
 root.Subcommands.Add(Commands.Generate());
 root.Subcommands.Add(Commands.Replay());
 root.Subcommands.Add(Commands.Compare());
+root.Subcommands.Add(Commands.Soak());
 root.Subcommands.Add(Commands.Simulate());
 root.Subcommands.Add(Commands.BenchScheduler());
 return await root.Parse(args).InvokeAsync();

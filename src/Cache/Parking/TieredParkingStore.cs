@@ -151,6 +151,11 @@ public sealed class TieredParkingStore : IParkingStore
         return true;
     }
 
+    /// <summary>The cheap checks after every store in debug builds; property tests run the thorough ones.</summary>
     [Conditional("DEBUG")]
-    private void AssertInvariants() => Debug.Assert(!CheckInvariants().Any(), string.Join("; ", CheckInvariants()));
+    private void AssertInvariants()
+    {
+        var problems = _host.CheckInvariants(thorough: false).Concat(_disk?.CheckInvariants() ?? []).ToList();
+        Debug.Assert(problems.Count == 0, string.Join("; ", problems));
+    }
 }

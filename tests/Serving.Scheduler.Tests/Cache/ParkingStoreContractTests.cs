@@ -9,7 +9,7 @@ public abstract class ParkingStoreContractTests : IDisposable
 
     protected abstract TieredParkingStore Create();
 
-    private static byte[] Blob(int size, byte seed) => Enumerable.Range(0, size).Select(i => (byte)(i * 31 + seed)).ToArray();
+    protected static byte[] Blob(int size, byte seed) => Enumerable.Range(0, size).Select(i => (byte)(i * 31 + seed)).ToArray();
 
     [Fact]
     public void TryRead_StoredEntry_ReturnsTheSameBytes()
@@ -91,6 +91,47 @@ public sealed class DiskTierContractTests : ParkingStoreContractTests
         bytes[^1] ^= 0xFF;
         File.WriteAllBytes(path, bytes);
         Assert.Equal(ParkedReadResult.ChecksumMismatch, store.TryRead("a", new byte[5000]));
+    }
+
+    [Fact]
+    public void TryRead_FileOfAnotherEntryInItsPlace_ReadsAsMismatchNeverAsTheOtherSessionsKv()
+    {
+        using var store = Create();
+        store.TryStore("kv:tenant:a", Blob(5000, 1));
+        store.TryStore("kv:tenant:b", Blob(5000, 2));
+        // Whatever puts a's file where b's is expected (a name collision, a swap): b must not read a's KV.
+        File.Copy(store.DiskPathForTest("kv:tenant:a"), store.DiskPathForTest("kv:tenant:b"), overwrite: true);
+        Assert.Equal(ParkedReadResult.ChecksumMismatch, store.TryRead("kv:tenant:b", new byte[5000]));
+        var back = new byte[5000];
+        Assert.Equal(ParkedReadResult.Ok, store.TryRead("kv:tenant:a", back));
+        Assert.Equal(Blob(5000, 1), back);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void SpillFiles_PrivateToTheUser_WithRandomNames()
+    {
+        using var first = Create();
+        first.TryStore("kv:s", Blob(100, 1));
+        var path = first.DiskPathForTest("kv:s");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Folder));
+        Assert.Equal(32, Path.GetFileNameWithoutExtension(path).Length); // 128 random bits in hex
+        first.TryStore("kv:s", Blob(100, 2));
+        Assert.NotEqual(path, first.DiskPathForTest("kv:s")); // nothing derived from the id
+    }
+
+    [Fact]
+    public void SpillFolder_StaleFilesRemovedOnStart_AndEmptiedOnShutdown()
+    {
+        Directory.CreateDirectory(Folder);
+        var stale = Path.Combine(Folder, "0123456789abcdef0123456789abcdef.kv");
+        File.WriteAllBytes(stale, new byte[10]);
+        var store = Create();
+        Assert.False(File.Exists(stale));
+        store.TryStore("kv:s", Blob(100, 1));
+        store.Dispose();
+        Assert.False(Directory.Exists(Folder));
     }
 
     [Fact]
