@@ -35,6 +35,20 @@ public sealed class MetricsTests(GatewayFixture gateway)
         Assert.Equal("histogram", after.Types["serving_time_to_first_token_seconds"]);
     }
 
+    [Fact]
+    public async Task RequestCounter_RouteLabel_IsTheMatchedRouteNeverTheRawPath()
+    {
+        using var http = gateway.Http();
+        foreach (var path in new[] { "/v1/chat/completions/", "/V1/Chat/Completions", "/v1/chat/completions?x=" + Guid.NewGuid().ToString("N") })
+        {
+            using var response = await http.PostAsync(path, new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode); // routed, then refused by validation
+        }
+
+        var routes = PrometheusText.Parse(await Scrape()).Samples.Where(s => s.Name == "serving_gateway_requests_total").Select(s => s.Labels["route"]).ToHashSet();
+        Assert.Subset(new HashSet<string>(["/v1/chat/completions", "/v1/completions"]), routes);
+    }
+
     private async Task<string> Scrape()
     {
         using var http = gateway.Http(apiKey: null);

@@ -41,4 +41,64 @@ public sealed class WorkerCrashTests(CrashGatewayFixture gateway) : IClassFixtur
         Assert.Equal(4, next.Usage.OutputTokenCount);
         Assert.Equal(0, next.Usage.InputTokenDetails.CachedTokenCount); // the new worker recomputed the prefix
     }
+
+    [Fact]
+    public async Task WorkerKilledWhile16SessionsStream_EachCompletesOrFailsCleanly_AndEveryContinuationEqualsAFreshRun()
+    {
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var greedy = new ChatCompletionOptions { Temperature = 0f, MaxOutputTokenCount = 6 };
+        var histories = new List<ChatMessage>[16];
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(async i =>
+        {
+            histories[i] = [new UserChatMessage($"session {i} asks about topic {i * 7}")];
+            var first = (await gateway.Chat(sessionId: $"kill-{run}-{i}").CompleteChatAsync(histories[i], greedy)).Value;
+            histories[i].Add(new AssistantChatMessage(first.Content[0].Text));
+            histories[i].Add(new UserChatMessage($"tool result {i}: ok"));
+        }));
+
+        // Every session's next turn streams; the worker is killed (SIGKILL) as soon as any of them produces text.
+        var killed = 0;
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 16).Select(async i =>
+        {
+            var text = new System.Text.StringBuilder();
+            var failure = await Record.ExceptionAsync(async () =>
+            {
+                var options = new ChatCompletionOptions { Temperature = 0f, MaxOutputTokenCount = 48 };
+                await foreach (var update in gateway.Chat(sessionId: $"kill-{run}-{i}").CompleteChatStreamingAsync(histories[i], options))
+                {
+                    foreach (var part in update.ContentUpdate)
+                    {
+                        text.Append(part.Text);
+                    }
+
+                    if (text.Length > 0 && Interlocked.Exchange(ref killed, 1) == 0)
+                    {
+                        gateway.Supervisor.Processes.Values.Single().Kill();
+                    }
+                }
+            });
+            return (Text: text.ToString(), Failure: failure);
+        }));
+
+        Assert.Equal(1, killed);
+        foreach (var (_, failure) in outcomes.Where(o => o.Failure is not null))
+        {
+            Assert.True(failure is ClientResultException or IOException or HttpRequestException, failure!.GetType().Name + ": " + failure.Message);
+        }
+
+        await gateway.WaitUntilReadyAsync();
+        for (var i = 0; i < 16; i++)
+        {
+            // The same conversation as a brand-new session, alone: what the model says from nothing but these messages.
+            var fresh = (await gateway.Chat(sessionId: $"fresh-{run}-{i}").CompleteChatAsync(histories[i], new ChatCompletionOptions { Temperature = 0f, MaxOutputTokenCount = 48 })).Value;
+            if (outcomes[i].Failure is null)
+            {
+                Assert.Equal(fresh.Content[0].Text, outcomes[i].Text);
+            }
+
+            // The session goes on after the crash: its continuation must not use anyone else's KV.
+            var again = (await gateway.Chat(sessionId: $"kill-{run}-{i}").CompleteChatAsync(histories[i], new ChatCompletionOptions { Temperature = 0f, MaxOutputTokenCount = 48 })).Value;
+            Assert.Equal(fresh.Content[0].Text, again.Content[0].Text);
+        }
+    }
 }

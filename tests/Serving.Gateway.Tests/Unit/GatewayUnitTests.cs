@@ -92,6 +92,36 @@ public sealed class GatewayUnitTests
         Assert.Equal(0, table.Count);
     }
 
+    [Fact]
+    public async Task StatsPoller_WorkerAnswers503OnHealth_ReportsItUnhealthyForReplacement()
+    {
+        var pool = new WorkerPool();
+        var worker = Ready(pool, "w0", new WorkerLoad(0, 0, 0, 0, 0, 4, 4));
+        worker.Generation = 3;
+        var reported = new TaskCompletionSource<(string, int)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        pool.Unhealthy += (w, generation) => reported.TrySetResult((w.Id, generation));
+        var options = Options.Create(new GatewayOptions { Workers = new WorkerPoolOptions { StatsInterval = TimeSpan.FromMilliseconds(10) } });
+        using var poller = new WorkerStatsPoller(options, pool, new StubClients(path => path == "/health"
+            ? new HttpResponseMessage(System.Net.HttpStatusCode.ServiceUnavailable)
+            : new HttpResponseMessage(System.Net.HttpStatusCode.OK) { Content = new StringContent("{}") }));
+
+        await poller.StartAsync(default);
+        Assert.Equal(("w0", 3), await reported.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(worker.Ready);
+        await poller.StopAsync(default);
+    }
+
+    private sealed class StubClients(Func<string, HttpResponseMessage> answer) : IHttpClientFactory
+    {
+        public HttpClient CreateClient(string name) => new(new Handler(answer));
+
+        private sealed class Handler(Func<string, HttpResponseMessage> answer) : HttpMessageHandler
+        {
+            protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+                Task.FromResult(answer(request.RequestUri!.AbsolutePath));
+        }
+    }
+
     private static WorkerEntry Ready(WorkerPool pool, string id, WorkerLoad load)
     {
         var worker = pool.Add(id);
