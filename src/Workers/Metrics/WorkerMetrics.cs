@@ -27,6 +27,7 @@ public sealed class WorkerMetrics
         SessionsResident = f.CreateGauge("serving_num_sessions_resident", "Sessions whose KV occupies a sequence slot (each holds an admission place).");
         Sessions = f.CreateGauge("serving_num_sessions", "Sessions the scheduler remembers (any state but ended).");
         AdmissionWindow = f.CreateGauge("serving_admission_window", "AIMD admission window: slots that sessions may hold at once.");
+        AdmissionRejections = f.CreateCounter("serving_admission_rejections_total", "Turns refused because the worker's queue was full (503 with Retry-After).");
         PromptTokens = f.CreateCounter("serving_prompt_tokens_total", "Prompt tokens of finished and running requests.");
         CachedPromptTokens = f.CreateCounter("serving_prompt_tokens_cached_total", "Prompt tokens served from the session's KV (not recomputed).");
         GenerationTokens = f.CreateCounter("serving_generation_tokens_total", "Generated tokens.");
@@ -52,6 +53,7 @@ public sealed class WorkerMetrics
     public Gauge SessionsResident { get; }
     public Gauge Sessions { get; }
     public Gauge AdmissionWindow { get; }
+    public Counter AdmissionRejections { get; }
     public Counter PromptTokens { get; }
     public Counter CachedPromptTokens { get; }
     public Counter GenerationTokens { get; }

@@ -316,6 +316,7 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
         _metrics.Sessions.Set(snapshot.Sessions);
         _metrics.AdmissionWindow.Set(snapshot.AdmissionWindow);
         _metrics.Preemptions.IncTo(snapshot.Counters.Preemptions);
+        _metrics.AdmissionRejections.IncTo(snapshot.Counters.Rejections);
     }
 
     private WorkerStats BuildStats(SchedulerSnapshot s) =>
