@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Serving.LoadTests.Compare;
 using Serving.LoadTests.Replay;
 using Serving.LoadTests.Reporting;
+using Serving.LoadTests.Probe;
 using Serving.LoadTests.Simulation;
 using Serving.LoadTests.Soak;
 using Serving.LoadTests.Workload;
@@ -86,6 +87,96 @@ internal static class Commands
             return result.Errors == 0 ? 0 : 1;
         });
         return command;
+    }
+
+    public static Command Probe()
+    {
+        var urls = new Option<string>("--url") { Description = "comma-separated server base URLs, measured one after the other", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
+        var peer = new Option<bool>("--peer") { Description = "start our service, then llama-server (.peer/bin), each alone, on the same model, slots and threads; print ratios" };
+        var model = new Option<string?>("--model") { Description = "GGUF model for --peer; default: the generated 125M model" };
+        var threads = new Option<int>("--threads") { Description = "engine threads for --peer (both servers)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var words = new Option<int>("--prompt-words") { Description = "words in the prompt (about four tokens each on the generated model)", DefaultValueFactory = _ => 16 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "max_tokens of each request", DefaultValueFactory = _ => 128 };
+        var repeat = new Option<int>("--repeat") { Description = "measured requests per server (after one warm-up)", DefaultValueFactory = _ => 5 };
+        var rounds = new Option<int>("--rounds") { Description = "alternating rounds for --peer (each server started afresh per round)", DefaultValueFactory = _ => 2 };
+        var apiKey = new Option<string?>("--api-key") { Description = "API key, if the servers need one" };
+        var command = new Command("probe", "Stream single requests one at a time; median TTFT and inter-token latency at the client (--peer: ours vs llama-server)")
+            { urls, peer, model, threads, words, maxTokens, repeat, rounds, apiKey };
+        command.SetAction(async (p, ct) =>
+        {
+            if (p.GetValue(words) < 1 || p.GetValue(maxTokens) < 1 || p.GetValue(repeat) < 1) return Fail("--prompt-words, --max-tokens and --repeat must be at least 1");
+            if (p.GetValue(peer))
+            {
+                return await ProbeAgainstPeerAsync(p.GetValue(model), p.GetValue(threads), p.GetValue(repeat), Math.Max(1, p.GetValue(rounds)), ct);
+            }
+
+            Console.WriteLine("| server | prompt tokens | chunks | TTFT median (ms) | inter-token median (ms) |");
+            Console.WriteLine("|---|---|---|---|---|");
+            foreach (var url in p.GetValue(urls)!.Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                using var http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(5) };
+                if (p.GetValue(apiKey) is { } key) http.DefaultRequestHeaders.Authorization = new("Bearer", key);
+                var m = await StreamProbe.MeasureAsync(http, p.GetValue(words), p.GetValue(maxTokens), p.GetValue(repeat), Random.Shared.Next(), ct);
+                Console.WriteLine($"| {url} | {m.PromptTokens?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} | {m.Chunks:F0} | {m.TtftMs:F1} | {m.ItlMs:F2} |");
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// The same two probes (a short prompt with 128 tokens out; a ~1k-token prompt with one token out) on each server,
+    /// alone on the machine, alternating servers for <paramref name="rounds"/> rounds so drift of a noisy host hits both;
+    /// medians of the pooled samples. For ours, CPU per generated token from the services' own metrics.
+    /// </summary>
+    private static async Task<int> ProbeAgainstPeerAsync(string? modelPath, int threads, int repeat, int rounds, CancellationToken ct)
+    {
+        var paths = RepoPaths.Find();
+        if (paths is null) return Fail("build the solution first (scripts/setup.sh Release)");
+        if (paths.LlamaServer is null) return Fail("no llama-server in .peer/bin: run scripts/build-peer.sh (about 8 minutes)");
+        var model = modelPath ?? paths.EnsureModel("base125m");
+        const int slots = 8, contextPerSlot = 2048;
+        var samples = new Dictionary<string, (List<ProbeSample> Short, List<ProbeSample> Long)> { ["ours"] = ([], []), ["llama-server"] = ([], []) };
+        var cpu = new List<PerTokenCpu>();
+        for (var round = 0; round < rounds; round++)
+        {
+            foreach (var server in samples.Keys)
+            {
+                Console.Error.WriteLine($"== round {round + 1}/{rounds}, {server}: {slots} slots × {contextPerSlot}, {threads} threads, alone on the machine");
+                await using var service = server == "ours"
+                    ? await ServiceProcess.StartAsync(paths.GatewayDll, paths.WorkerDll, model, "mlfq", "adaptive",
+                        ["--slots", $"{slots}", "--ctx-per-slot", $"{contextPerSlot}", "--threads", $"{threads}"], TimeSpan.FromMinutes(3))
+                    : await ServiceProcess.StartPeerAsync(paths.LlamaServer, model, slots, contextPerSlot, threads, TimeSpan.FromMinutes(3));
+                using var http = new HttpClient { BaseAddress = new Uri(service.Url + "/"), Timeout = TimeSpan.FromMinutes(5) };
+                var seed = Random.Shared.Next();
+                var before = server == "ours" ? await PerTokenCpu.ScrapeAsync(http) : null;
+                samples[server].Short.AddRange(await StreamProbe.SampleAsync(http, 16, 128, repeat, seed, ct));
+                if (before is not null)
+                {
+                    cpu.Add(PerTokenCpu.Between(before, await PerTokenCpu.ScrapeAsync(http)));
+                }
+
+                samples[server].Long.AddRange(await StreamProbe.SampleAsync(http, 330, 1, repeat, seed, ct));
+            }
+        }
+
+        var (ours, peer) = (samples["ours"], samples["llama-server"]);
+        var (os, ps, ol, pl) = (StreamProbe.Summarize(ours.Short), StreamProbe.Summarize(peer.Short), StreamProbe.Summarize(ours.Long), StreamProbe.Summarize(peer.Long));
+        Console.WriteLine($"One streamed request at a time, {rounds} alternating rounds × {repeat} requests per server; medians; ratio = ours / llama-server (lower is better).");
+        Console.WriteLine();
+        Console.WriteLine("| measure | ours | llama-server | ratio |");
+        Console.WriteLine("|---|---|---|---|");
+        void Row(string name, double a, double b) => Console.WriteLine($"| {name} | {a:F1} | {b:F1} | {a / b:F2} |");
+        Row($"TTFT, {os.PromptTokens}-token prompt (ms)", os.TtftMs, ps.TtftMs);
+        Row($"mean inter-token latency, {os.Chunks:F0} tokens out (ms)", os.ItlMs, ps.ItlMs);
+        Row($"TTFT, {ol.PromptTokens}-token prompt (ms)", ol.TtftMs, pl.TtftMs);
+        var c = PerTokenCpu.Sum(cpu);
+        Console.WriteLine();
+        Console.WriteLine($"Ours, per generated token (short-prompt requests, {c.Tokens:F0} tokens): llama_decode {c.DecodeUs:F0} µs; engine thread outside " +
+                          $"llama_decode {c.EngineOtherUs:F0} µs (plan, sampling, text, streaming, bookkeeping); worker process CPU {c.WorkerCpuUs:F0} µs " +
+                          $"(llama.cpp's {threads} threads included); gateway process CPU {c.GatewayCpuUs:F0} µs (proxying the SSE stream).");
+        return 0;
     }
 
     public static Command Compare()

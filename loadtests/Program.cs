@@ -8,6 +8,7 @@ root.Subcommands.Add(Commands.Generate());
 root.Subcommands.Add(Commands.Replay());
 root.Subcommands.Add(Commands.Compare());
 root.Subcommands.Add(Commands.Soak());
+root.Subcommands.Add(Commands.Probe());
 root.Subcommands.Add(Commands.Simulate());
 root.Subcommands.Add(Commands.BenchScheduler());
 return await root.Parse(args).InvokeAsync();

@@ -21,6 +21,9 @@ internal sealed record RepoPaths(string Root, string GatewayDll, string WorkerDl
         return null;
     }
 
+    /// <summary>llama.cpp's server built by scripts/build-peer.sh, or null when it has not been built.</summary>
+    public string? LlamaServer => File.Exists(Path.Combine(Root, ".peer", "bin", "llama-server")) ? Path.Combine(Root, ".peer", "bin", "llama-server") : null;
+
     /// <summary>The generated model of that kind under .models/, made by the worker's model command when missing.</summary>
     public string EnsureModel(string kind)
     {

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 
 namespace Serving.LoadTests.Compare;
 
-/// <summary>The gateway (and through it, its workers) started as a child process for one configuration.</summary>
+/// <summary>A server started as a child process: our gateway (and through it, its workers) or the llama.cpp peer.</summary>
 public sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -17,19 +17,33 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public string Url { get; }
 
-    public static async Task<ServiceProcess> StartAsync(string gatewayDll, string workerDll, string model, string scheduler, string pausePolicy, IEnumerable<string> extraArgs, TimeSpan timeout)
+    public static Task<ServiceProcess> StartAsync(string gatewayDll, string workerDll, string model, string scheduler, string pausePolicy, IEnumerable<string> extraArgs, TimeSpan timeout)
     {
-        var port = FreePort();
-        var url = $"http://127.0.0.1:{port}";
-        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { gatewayDll, "--urls", url, "--model", model, "--worker-path", workerDll, "--scheduler", scheduler, "--pause-policy", pausePolicy, "--Logging:LogLevel:Default", "Warning" }.Concat(extraArgs))
-        {
-            psi.ArgumentList.Add(arg);
-        }
+        var url = $"http://127.0.0.1:{FreePort()}";
+        string[] args = [gatewayDll, "--urls", url, "--model", model, "--worker-path", workerDll, "--scheduler", scheduler, "--pause-policy", pausePolicy, "--Logging:LogLevel:Default", "Warning", .. extraArgs];
+        return StartAsync("dotnet", args, url, "/health/ready", $"the gateway ({scheduler}+{pausePolicy})", timeout);
+    }
 
-        var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the gateway");
+    /// <summary>
+    /// llama.cpp's own server (built into .peer/bin by scripts/build-peer.sh) with the same slots, per-slot context and
+    /// threads as ours, its defaults otherwise (prompt cache per slot, host-memory prompt cache).
+    /// </summary>
+    public static Task<ServiceProcess> StartPeerAsync(string llamaServer, string model, int slots, int contextPerSlot, int threads, TimeSpan timeout)
+    {
+        var url = $"http://127.0.0.1:{FreePort()}";
+        var port = new Uri(url).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string[] args = ["-m", model, "-np", $"{slots}", "-c", $"{slots * contextPerSlot}", "-t", $"{threads}", "--host", "127.0.0.1", "--port", port];
+        return StartAsync(llamaServer, args, url, "/health", "llama-server", timeout);
+    }
+
+    private static async Task<ServiceProcess> StartAsync(string file, IEnumerable<string> args, string url, string readyPath, string name, TimeSpan timeout)
+    {
+        var psi = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        args.ToList().ForEach(psi.ArgumentList.Add);
+        var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {name}");
+        var quiet = name == "llama-server"; // it logs every request on stderr
         process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"[gateway] {e.Data}"); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null && !quiet) Console.Error.WriteLine($"[{name}] {e.Data}"); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var service = new ServiceProcess(process, url);
@@ -39,12 +53,12 @@ public sealed class ServiceProcess : IAsyncDisposable
         {
             try
             {
-                if ((await http.GetAsync(url + "/health/ready")).IsSuccessStatusCode)
+                if ((await http.GetAsync(url + readyPath)).IsSuccessStatusCode)
                 {
                     return service;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
                 // Not listening yet.
             }
@@ -53,7 +67,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
 
         await service.DisposeAsync();
-        throw new InvalidOperationException($"the gateway ({scheduler}+{pausePolicy}) did not become ready within {timeout}");
+        throw new InvalidOperationException($"{name} did not become ready within {timeout}");
     }
 
     /// <summary>SIGTERM (the gateway drains and stops its workers), then kill if it lingers.</summary>

@@ -54,6 +54,8 @@ public sealed partial class RequestValidator(GatewayOptions options)
             MaxTokens = MaxTokens(body),
             Temperature = (float)Number(body, "temperature", 0, 2, 1),
             TopP = (float)Number(body, "top_p", 0, 1, 1, exclusiveMin: true),
+            TopK = (int)Integer(body, "top_k", 0, 1 << 20, 0),
+            MinP = (float)Number(body, "min_p", 0, 1, 0),
             Seed = Seed(body),
             Stop = Stop(body),
             Stream = Bool(body, "stream"),
@@ -153,6 +155,21 @@ public sealed partial class RequestValidator(GatewayOptions options)
 
         var ok = (exclusiveMin ? d > min : d >= min) && d <= max;
         return ok ? d : throw Fail(name, $"'{name}' must be {(exclusiveMin ? "greater than" : "at least")} {min} and at most {max} (was {d}).");
+    }
+
+    private static long Integer(JsonElement body, string name, long min, long max, long fallback)
+    {
+        if (!body.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+        {
+            return fallback;
+        }
+
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out var n))
+        {
+            throw Fail(name, $"'{name}' must be an integer.", "invalid_type");
+        }
+
+        return n >= min && n <= max ? n : throw Fail(name, $"'{name}' must be at least {min} and at most {max} (was {n}).");
     }
 
     private static ulong? Seed(JsonElement body)

@@ -73,7 +73,8 @@ public sealed class WorkerPoolOptions
     public string? DiskSpillDir { get; set; }
     public int DiskSpillMb { get; set; }
     public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromMinutes(2);
-    public TimeSpan StatsInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>How often the gateway reads each worker's /stats (load and health).</summary>
+    public TimeSpan StatsInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Extra arguments appended to every worker's command line.</summary>
     public string ExtraArgs { get; set; } = "";

@@ -13,6 +13,8 @@ public sealed class GatewayMetrics
         ActiveSessions = f.CreateGauge("serving_active_sessions", "Sessions with a request in flight through the gateway.");
         RoutedSessions = f.CreateGauge("serving_routed_sessions", "Sessions bound to a worker and not yet ended (final turn or idle expiry).");
         WorkersReady = f.CreateGauge("serving_workers_ready", "Worker processes ready for traffic.");
+        ProcessCpu = f.CreateGauge("serving_gateway_cpu_seconds", "CPU time used by the gateway process (routing, validation, proxying).");
+        Registry.AddBeforeCollectCallback(() => ProcessCpu.Set(Environment.CpuUsage.TotalTime.TotalSeconds));
         WorkerRestarts = f.CreateCounter("serving_worker_restarts_total", "Worker processes restarted after exiting.");
     }
 
@@ -22,4 +24,5 @@ public sealed class GatewayMetrics
     public Gauge RoutedSessions { get; }
     public Gauge WorkersReady { get; }
     public Counter WorkerRestarts { get; }
+    public Gauge ProcessCpu { get; }
 }

@@ -27,6 +27,12 @@ public sealed record GenerateCall
     public int MaxTokens { get; init; }
     public float Temperature { get; init; } = 1f;
     public float TopP { get; init; } = 1f;
+
+    /// <summary>llama.cpp/vLLM extension: keep the k most likely tokens (0 = all).</summary>
+    public int TopK { get; init; }
+
+    /// <summary>llama.cpp/vLLM extension: drop tokens below this fraction of the best token's probability (0 = off).</summary>
+    public float MinP { get; init; }
     public ulong? Seed { get; init; }
     public IReadOnlyList<string> Stop { get; init; } = [];
     public bool Stream { get; init; }

@@ -35,7 +35,7 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
 
         var prompt = PromptRenderer.Render(engine, call);
         var request = new GenerationRequest(call.RequestId, call.SessionKey, engine.Tokenize(prompt, addBos: true), call.MaxTokens,
-            new SamplingOptions(call.Temperature, call.TopP, call.Seed), call.Stop, call.IsFinal, call.ToolsJson is not null, call.ExpectedToolMs, call.PrefixScope);
+            new SamplingOptions(call.Temperature, call.TopP, call.Seed, call.TopK, call.MinP), call.Stop, call.IsFinal, call.ToolsJson is not null, call.ExpectedToolMs, call.PrefixScope);
         var response = new ResponseBuilder(call, Created());
         await using var events = generation.GenerateAsync(request, http.RequestAborted).GetAsyncEnumerator(http.RequestAborted);
         try

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Serving.Workers.Benchmarks;
 using Serving.Workers.Engine;
 using Serving.Workers.Models;
 using Serving.Workers.Native;
@@ -6,15 +7,19 @@ using Serving.Workers.Native;
 namespace Serving.Workers.Commands;
 
 /// <summary>
-/// <c>bench [--model PATH] [--threads N]</c>: measures the real engine on the 125M model — prefill, batched decode,
-/// and parking a 1k-token session against recomputing it. Prints numbers; asserts nothing.
+/// <c>bench [--model PATH] [--threads N] [--peer] [--repetitions N]</c>: measures the real engine on the 125M model —
+/// prefill, batched decode, a mixed step, and parking a 1k-token session against recomputing it. With <c>--peer</c>,
+/// llama.cpp's own llama-bench and llama-batched-bench run on the same model and threads right after, and one table
+/// gives both figures and their ratio per row. Prints numbers; asserts nothing.
 /// </summary>
 internal static class BenchCommand
 {
     public static int Run(string[] args)
     {
-        var o = CommandLineOptions.Parse(args, ["model", "threads"]);
+        var peer = args.Contains("--peer");
+        var o = CommandLineOptions.Parse(args.Where(a => a != "--peer").ToArray(), ["model", "threads", "repetitions"]);
         var threads = o.GetInt("threads", Environment.ProcessorCount, 1, 256);
+        var repetitions = o.GetInt("repetitions", 3, 1, 100);
         if (o.Errors.Count > 0)
         {
             o.Errors.ForEach(e => Console.Error.WriteLine($"error: {e}"));
@@ -24,19 +29,33 @@ internal static class BenchCommand
         var model = o.Values.GetValueOrDefault("model") ?? ModelGenerator.EnsureModel(ModelKind.Base125M, Path.Combine(RepoRoot(), ".models", "base125m.gguf"));
         try
         {
-            using var engine = LlamaEngine.Load(new LlamaEngineOptions { ModelPath = model, SlotCount = 16, ContextPerSlot = 2048, Threads = threads, BatchTokens = 512 });
-            Console.WriteLine($"model {Path.GetFileName(model)}, {threads} threads, 16 slots × {engine.Info.ContextPerSlot} tokens");
-            var prompt = Enumerable.Range(0, 512).Select(i => 300 + i % 1000).ToArray();
-            var prefill = Time(() => engine.Decode([new SequenceChunk(0, 0, prompt, true)]));
-            Console.WriteLine($"prefill   512 tokens: {prefill:F0} ms  ({512 / prefill * 1000:F0} tok/s)");
-            engine.Truncate(0, 0);
-            foreach (var batch in new[] { 1, 4, 16 })
+            List<BenchFigure> ours;
+            using (var engine = LlamaEngine.Load(new LlamaEngineOptions { ModelPath = model, SlotCount = 16, ContextPerSlot = 4096, Threads = threads, BatchTokens = 512 }))
             {
-                var stepMs = DecodeSteps(engine, batch, steps: 16);
-                Console.WriteLine($"decode batch {batch,2}: {stepMs:F1} ms/step  ({batch * 1000 / stepMs:F0} tok/s aggregate)");
+                Console.WriteLine($"model {Path.GetFileName(model)}, {threads} threads, 16 slots × {engine.Info.ContextPerSlot} tokens, " +
+                                  $"libraries {LlamaNative.LoadedFrom}");
+                ours = new EngineBenchmark(engine, repetitions).Run();
+                ParkVersusRecompute(engine);
             }
 
-            ParkVersusRecompute(engine);
+            var bin = PeerBenchmark.FindBin(RepoRoot());
+            if (!peer || bin is null)
+            {
+                ours.ForEach(f => Console.WriteLine($"{f.Name,-44} {f.Value,10:F1} {f.Unit}"));
+                Console.WriteLine(peer ? "no llama.cpp peer in .peer/bin: run scripts/build-peer.sh (about 8 minutes) to compare" : "");
+                return 0;
+            }
+
+            var theirs = PeerBenchmark.Run(bin, model, threads, repetitions);
+            Console.WriteLine();
+            Console.WriteLine("| measure | ours | llama.cpp | unit | ours / llama.cpp (throughput; time: llama.cpp / ours) |");
+            Console.WriteLine("|---|---|---|---|---|");
+            foreach (var (a, b) in ours.Zip(theirs))
+            {
+                var ratio = a.HigherIsBetter ? a.Value / b.Value : b.Value / a.Value;
+                Console.WriteLine($"| {a.Name} | {a.Value:F1} | {b.Value:F1} | {a.Unit} | {ratio:F2} |");
+            }
+
             return 0;
         }
         catch (EngineLoadException e)
@@ -44,24 +63,6 @@ internal static class BenchCommand
             Console.Error.WriteLine($"error: {e.Message}");
             return 3;
         }
-    }
-
-    private static double DecodeSteps(LlamaEngine engine, int batch, int steps)
-    {
-        for (var s = 0; s < batch; s++)
-        {
-            engine.Truncate(s, 0);
-            engine.Decode([new SequenceChunk(s, 0, Enumerable.Range(0, 128).Select(i => 500 + i + s).ToArray(), false)]);
-        }
-
-        var total = 0.0;
-        for (var step = 0; step < steps; step++)
-        {
-            var chunks = Enumerable.Range(0, batch).Select(s => new SequenceChunk(s, engine.SequenceLength(s), [700 + step], true)).ToList();
-            total += Time(() => engine.Decode(chunks));
-        }
-
-        return total / steps;
     }
 
     private static void ParkVersusRecompute(LlamaEngine engine)

@@ -40,6 +40,7 @@ internal static class ServeCommand
             stop.Cancel();
         });
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+        Console.Error.WriteLine($"llama.cpp libraries: {Native.LlamaNative.LoadedFrom}");
         Console.WriteLine($"worker ready on {worker.Url}");
         try
         {

@@ -68,7 +68,8 @@ public sealed class WorkerApp : IAsyncDisposable
 
             return Results.NoContent();
         });
-        app.MapGet("/stats", () => Results.Json(service.GetStats()));
+        // /stats carries health too (503 once the engine failed): the gateway's one poll watches both.
+        app.MapGet("/stats", () => service.Fault is null ? Results.Json(service.GetStats()) : Results.Json(new { status = "failed" }, statusCode: 503));
         app.MapGet("/health", () => service.Fault is null ? Results.Ok(new { status = "ok", model = engine.Info.ModelName }) : Results.Json(new { status = "failed" }, statusCode: 503));
         app.MapGet("/metrics", async (HttpContext http) =>
         {

@@ -42,6 +42,9 @@ public sealed class WorkerMetrics
         ParkSeconds = f.CreateHistogram("serving_park_seconds", "Time to copy a session's KV out of its slot.", new HistogramConfiguration { Buckets = CopyBuckets });
         RestoreSeconds = f.CreateHistogram("serving_restore_seconds", "Time to copy a session's KV back into a slot.", new HistogramConfiguration { Buckets = CopyBuckets });
         ToolPause = f.CreateHistogram("serving_tool_pause_seconds", "Time between a session's turns (tool execution on the client).", new HistogramConfiguration { Buckets = PauseBuckets });
+        EnginePhase = f.CreateCounter("serving_engine_phase_seconds_total", "Engine-thread time by step phase: plan (scheduler), memory (park/restore/copy), decode (llama_decode), sample (logits, sampling, text, streaming), complete (scheduler bookkeeping, stats).", new CounterConfiguration { LabelNames = ["phase"] });
+        ProcessCpu = f.CreateGauge("serving_worker_cpu_seconds", "CPU time used by this worker process (all threads, llama.cpp's included).");
+        Registry.AddBeforeCollectCallback(() => ProcessCpu.Set(Environment.CpuUsage.TotalTime.TotalSeconds));
         StepTokens = f.CreateHistogram("serving_iteration_tokens", "Tokens per engine step.", new HistogramConfiguration { Buckets = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048] });
     }
 
@@ -69,4 +72,6 @@ public sealed class WorkerMetrics
     public Histogram RestoreSeconds { get; }
     public Histogram ToolPause { get; }
     public Histogram StepTokens { get; }
+    public Counter EnginePhase { get; }
+    public Gauge ProcessCpu { get; }
 }

@@ -37,7 +37,9 @@ public sealed record GenerationRequest(
     double? ExpectedToolMs,
     string? PrefixScope = null);
 
-public sealed record SamplingOptions(float Temperature, float TopP, ulong? Seed)
+/// <param name="TopK">Keep only the k most likely tokens; 0 = no limit (llama.cpp's and vLLM's extension).</param>
+/// <param name="MinP">Drop tokens less likely than this fraction of the most likely one; 0 = off (extension).</param>
+public sealed record SamplingOptions(float Temperature, float TopP, ulong? Seed, int TopK = 0, float MinP = 0f)
 {
     public static SamplingOptions Greedy { get; } = new(0f, 1f, null);
 }

@@ -144,11 +144,9 @@ public sealed partial class StepLoopGenerationService
                 continue;
             }
 
-            if (request.FirstScheduled is null)
+            if (request.CachedTokens is null)
             {
-                request.FirstScheduled = now;
                 request.CachedTokens = chunk.StartPosition;
-                _metrics.QueueTime.Observe((now - request.Arrival).TotalSeconds);
                 _metrics.CachedPromptTokens.Inc(chunk.StartPosition);
                 var result = chunk.StartPosition > 0 ? (request.RestoredFromStore ? "restored" : "hit") : "recompute";
                 if (request.Request.SessionKey is not null && (chunk.StartPosition > 0 || request.Returning))

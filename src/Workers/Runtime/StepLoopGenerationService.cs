@@ -36,7 +36,8 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
     private readonly Channel<Command> _submits;
     /// <summary>Cancels and session ends must never be refused, so they have their own unbounded channel.</summary>
     private readonly Channel<Command> _controls = Channel.CreateUnbounded<Command>();
-    private readonly SemaphoreSlim _wake = new(0);
+    /// <summary>Wakes the idle loop. Not a SemaphoreSlim: that spins before it blocks, on cores llama.cpp needs.</summary>
+    private readonly AutoResetEvent _wake = new(false);
     private readonly Dictionary<string, ActiveRequest> _active = new(StringComparer.Ordinal);
     private readonly NativeBuffer _staging;
     private readonly float[] _logits;
@@ -56,7 +57,11 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
         _logits = new float[engine.Info.VocabSize];
         _stats = BuildStats(scheduler.Snapshot());
         _thread = new Thread(Run) { Name = "engine-step-loop", IsBackground = true };
+        (_phasePlan, _phaseMemory, _phaseDecode, _phaseSample, _phaseComplete) = (metrics.EnginePhase.WithLabels("plan"),
+            metrics.EnginePhase.WithLabels("memory"), metrics.EnginePhase.WithLabels("decode"), metrics.EnginePhase.WithLabels("sample"), metrics.EnginePhase.WithLabels("complete"));
     }
+
+    private readonly Prometheus.Counter.Child _phasePlan, _phaseMemory, _phaseDecode, _phaseSample, _phaseComplete;
 
     /// <summary>Set when the loop died on an unexpected exception; health checks report it.</summary>
     public Exception? Fault { get; private set; }
@@ -75,7 +80,7 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
                 : new GenerationRejectedException("server_busy", "The worker's request queue is full. Retry later.", 503);
         }
 
-        _wake.Release();
+        _wake.Set();
         using var registration = ct.Register(() =>
         {
             active.CancelRequested = true;
@@ -106,19 +111,20 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
     public void Dispose()
     {
         _stopping = true;
-        _wake.Release();
+        _wake.Set();
         if (_thread.IsAlive)
         {
             _thread.Join(TimeSpan.FromSeconds(10));
         }
 
         _staging.Dispose();
+        // _wake stays undisposed: a request's cancellation may still signal it after the loop stopped.
     }
 
     private void Control(Command command)
     {
         _controls.Writer.TryWrite(command);
-        _wake.Release();
+        _wake.Set();
     }
 
     /// <summary>An internal event: the scheduler refused the turn before it produced anything.</summary>
@@ -131,12 +137,14 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
             while (!_stopping)
             {
                 DrainCommands();
+                var planning = Stopwatch.GetTimestamp();
                 var plan = _scheduler.PlanStep();
+                _phasePlan.Inc(Stopwatch.GetElapsedTime(planning).TotalSeconds);
                 if (plan.IsEmpty)
                 {
                     PublishStats();
                     // Nothing to run: sleep until a command arrives, waking now and then for time-based policies.
-                    _wake.Wait(TimeSpan.FromMilliseconds(50));
+                    _wake.WaitOne(TimeSpan.FromMilliseconds(50));
                     continue;
                 }
 
@@ -157,8 +165,10 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
     private void RunStep(BatchPlan plan)
     {
         var started = Stopwatch.GetTimestamp();
+        MarkScheduled(plan);
         var failedSlots = new HashSet<int>();
         var memoryResults = plan.MemoryOps.Select(op => ExecuteMemoryOp(op, failedSlots)).ToList();
+        _phaseMemory.Inc(Stopwatch.GetElapsedTime(started).TotalSeconds);
         var progress = new List<TurnProgress>();
         var failed = new List<string>();
         // A chunk whose slot just failed a memory op would start at the wrong position: the scheduler plans it again.
@@ -168,6 +178,7 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
             DecodeAndSample(chunks, progress, failed);
         }
 
+        var completing = Stopwatch.GetTimestamp();
         _scheduler.Complete(plan, new StepResult(progress, memoryResults, Stopwatch.GetElapsedTime(started), failed));
         foreach (var id in failed)
         {
@@ -176,6 +187,21 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
 
         _metrics.StepTokens.Observe(plan.Chunks.Sum(c => c.Tokens.Length));
         PublishStats();
+        _phaseComplete.Inc(Stopwatch.GetElapsedTime(completing).TotalSeconds);
+    }
+
+    /// <summary>Queue time ends when a turn's first chunk is planned (not when its first token exists).</summary>
+    private void MarkScheduled(BatchPlan plan)
+    {
+        var now = _time.GetUtcNow();
+        foreach (var chunk in plan.Chunks)
+        {
+            if (_active.TryGetValue(chunk.RequestId, out var request) && request.FirstScheduled is null)
+            {
+                request.FirstScheduled = now;
+                _metrics.QueueTime.Observe((now - request.Arrival).TotalSeconds);
+            }
+        }
     }
 
     /// <summary>
@@ -184,10 +210,14 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
     /// </summary>
     private void DecodeAndSample(IReadOnlyList<PlannedChunk> chunks, List<TurnProgress> progress, List<string> failed)
     {
+        var decoding = Stopwatch.GetTimestamp();
         var status = _engine.Decode(chunks.Select(c => new SequenceChunk(c.Slot, c.StartPosition, c.Tokens, c.WantLogits)).ToList());
+        var sampling = Stopwatch.GetTimestamp();
+        _phaseDecode.Inc(Stopwatch.GetElapsedTime(decoding, sampling).TotalSeconds);
         if (status == DecodeStatus.Ok)
         {
             SampleAndPublish(chunks, progress);
+            _phaseSample.Inc(Stopwatch.GetElapsedTime(sampling).TotalSeconds);
             return;
         }
 

@@ -93,7 +93,7 @@ public sealed class GatewayUnitTests
     }
 
     [Fact]
-    public async Task StatsPoller_WorkerAnswers503OnHealth_ReportsItUnhealthyForReplacement()
+    public async Task StatsPoller_WorkerAnswers503_ReportsItUnhealthyForReplacement()
     {
         var pool = new WorkerPool();
         var worker = Ready(pool, "w0", new WorkerLoad(0, 0, 0, 0, 0, 4, 4));
@@ -101,9 +101,9 @@ public sealed class GatewayUnitTests
         var reported = new TaskCompletionSource<(string, int)>(TaskCreationOptions.RunContinuationsAsynchronously);
         pool.Unhealthy += (w, generation) => reported.TrySetResult((w.Id, generation));
         var options = Options.Create(new GatewayOptions { Workers = new WorkerPoolOptions { StatsInterval = TimeSpan.FromMilliseconds(10) } });
-        using var poller = new WorkerStatsPoller(options, pool, new StubClients(path => path == "/health"
+        using var poller = new WorkerStatsPoller(options, pool, new StubClients(path => path == "/stats"
             ? new HttpResponseMessage(System.Net.HttpStatusCode.ServiceUnavailable)
-            : new HttpResponseMessage(System.Net.HttpStatusCode.OK) { Content = new StringContent("{}") }));
+            : new HttpResponseMessage(System.Net.HttpStatusCode.NotFound)));
 
         await poller.StartAsync(default);
         Assert.Equal(("w0", 3), await reported.Task.WaitAsync(TimeSpan.FromSeconds(10)));

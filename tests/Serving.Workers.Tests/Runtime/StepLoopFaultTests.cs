@@ -75,16 +75,34 @@ public sealed class StepLoopFaultTests : IDisposable
     [Fact]
     public async Task BatchRefusedByTheEngine_IsSplitAndRetried_EachTurnAsIfAlone()
     {
-        _service.Start();
-        var aloneA = await RunAsync(Request("alpha prompt", maxTokens: 12)).WaitAsync(Bound);
-        var aloneB = await RunAsync(Request("beta prompt!", maxTokens: 12)).WaitAsync(Bound);
+        // What each turn gives alone, from an identical engine (the simulated model is deterministic).
+        var reference = new SimulatedEngine(slots: 2, contextPerSlot: 1024);
+        string Alone(string prompt)
+        {
+            var tokens = reference.Tokenize(prompt, true);
+            reference.Truncate(0, 0);
+            reference.Decode([new SequenceChunk(0, 0, tokens, true)]);
+            var text = new System.Text.StringBuilder();
+            var logits = new float[reference.Info.VocabSize];
+            for (var i = 0; i < 12; i++)
+            {
+                reference.CopyLogits(0, logits);
+                var token = TokenSampler.ArgMax(logits);
+                text.Append(System.Text.Encoding.UTF8.GetString(reference.TokenBytes(token)));
+                reference.Decode([new SequenceChunk(0, reference.SequenceLength(0), [token], true)]);
+            }
 
+            return text.ToString();
+        }
+
+        // Both turns are queued before the loop starts, so they share its first step, which the engine refuses.
         _engine.RefuseMultiChunkBatches = true;
         var a = RunAsync(Request("alpha prompt", maxTokens: 12));
         var b = RunAsync(Request("beta prompt!", maxTokens: 12));
+        _service.Start();
         var results = await Task.WhenAll(a, b).WaitAsync(Bound);
 
-        Assert.Equal([aloneA.Text, aloneB.Text], results.Select(r => r.Text));
+        Assert.Equal([Alone("alpha prompt"), Alone("beta prompt!")], results.Select(r => r.Text));
         Assert.All(results, r => Assert.Equal(FinishReason.Length, r.Done.Reason));
         Assert.True(_engine.RefusedDecodes > 0, "the two turns never shared a batch");
     }
