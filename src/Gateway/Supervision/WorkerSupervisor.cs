@@ -115,7 +115,7 @@ public sealed partial class WorkerSupervisor(IOptions<GatewayOptions> options, W
                      _options.WorkerPath!, "serve", "--model", _options.ModelPath!, "--port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
                      "--slots", $"{_options.Slots}", "--ctx-per-slot", $"{_options.ContextPerSlot}", "--threads", $"{threads}",
                      "--scheduler", _options.Scheduler, "--pause-policy", _options.PausePolicy, "--host-pool-mb", $"{_options.HostPoolMb}",
-                     "--idle-timeout-s", $"{(int)Math.Ceiling(_idleTimeout.TotalSeconds)}",
+                     "--idle-timeout-s", $"{(int)Math.Ceiling(_idleTimeout.TotalSeconds)}", "--parent-pid", $"{Environment.ProcessId}",
                  })
         {
             psi.ArgumentList.Add(arg);

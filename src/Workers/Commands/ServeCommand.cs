@@ -41,6 +41,11 @@ internal static class ServeCommand
         });
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
         Console.Error.WriteLine($"llama.cpp libraries: {Native.LlamaNative.LoadedFrom}");
+        if (settings.ParentPid is { } parent)
+        {
+            _ = WatchParentAsync(parent, stop);
+        }
+
         Console.WriteLine($"worker ready on {worker.Url}");
         try
         {
@@ -52,5 +57,36 @@ internal static class ServeCommand
 
         await worker.DisposeAsync();
         return 0;
+    }
+
+    /// <summary>
+    /// A worker never outlives the gateway that started it (a gateway killed with SIGKILL cannot stop its workers):
+    /// once the parent process is gone, the worker stops as on SIGTERM.
+    /// </summary>
+    private static async Task WatchParentAsync(int parentPid, CancellationTokenSource stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        while (await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false) && IsAlive(parentPid))
+        {
+        }
+
+        if (!stop.IsCancellationRequested)
+        {
+            Console.Error.WriteLine($"the gateway (pid {parentPid}) is gone; stopping");
+            stop.Cancel();
+        }
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 }

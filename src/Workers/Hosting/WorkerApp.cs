@@ -55,6 +55,8 @@ public sealed class WorkerApp : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls($"http://{settings.Host}:{settings.Port}");
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 64L << 20);
+        // As in the gateway: no thread-pool hop per streamed chunk (nothing on the request path blocks).
+        builder.WebHost.UseSockets(s => s.UnsafePreferInlineScheduling = true);
         var app = builder.Build();
         var generate = new GenerateEndpoint(engine, service);
         app.MapPost("/internal/generate", generate.HandleAsync);

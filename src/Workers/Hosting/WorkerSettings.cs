@@ -24,8 +24,11 @@ public sealed record WorkerSettings
     /// <summary>Sessions idle this long are ended; the gateway passes its own Gateway:SessionIdleTimeout, so both agree.</summary>
     public TimeSpan SessionIdleTimeout { get; init; } = new SchedulerOptions().SessionIdleTimeout;
 
+    /// <summary>The gateway's process id: the worker stops when that process is gone.</summary>
+    public int? ParentPid { get; init; }
+
     public static readonly IReadOnlyList<string> OptionNames =
-        ["model", "host", "port", "slots", "ctx-per-slot", "threads", "batch-tokens", "scheduler", "pause-policy", "host-pool-mb", "disk-spill-dir", "disk-spill-mb", "queue", "idle-timeout-s"];
+        ["model", "host", "port", "slots", "ctx-per-slot", "threads", "batch-tokens", "scheduler", "pause-policy", "host-pool-mb", "disk-spill-dir", "disk-spill-mb", "queue", "idle-timeout-s", "parent-pid"];
 
     /// <summary>Parses <c>--name value</c> options; every problem is collected into <paramref name="errors"/>.</summary>
     public static WorkerSettings Parse(string[] args, List<string> errors)
@@ -46,6 +49,7 @@ public sealed record WorkerSettings
             DiskSpillDir = o.Values.GetValueOrDefault("disk-spill-dir"),
             DiskSpillBytes = (long)o.GetInt("disk-spill-mb", 0, 0, 1 << 24) << 20,
             QueueCapacity = o.GetInt("queue", 1024, 1, 1 << 20),
+            ParentPid = o.Values.ContainsKey("parent-pid") ? o.GetInt("parent-pid", 0, 1, int.MaxValue) : null,
             SessionIdleTimeout = TimeSpan.FromSeconds(o.GetInt("idle-timeout-s", (int)new SchedulerOptions().SessionIdleTimeout.TotalSeconds, 1, int.MaxValue)),
         };
         errors.AddRange(o.Errors);
