@@ -13,33 +13,15 @@ public sealed class CompareSmokeTests
     [Fact]
     public async Task CompareSmoke_RealServiceOnTinyModel_CompletesWithZeroErrorsAndWritesReport()
     {
-        var paths = RepoPaths.Find();
-        Assert.True(paths is not null, "the gateway and worker must be built (./test.sh builds the solution first)");
-        var folder = Directory.CreateTempSubdirectory("serving-smoke-").FullName;
-        try
-        {
-            var model = Path.Combine(folder, "tiny.gguf");
-            Assert.Equal(0, await RunAsync("dotnet", paths!.WorkerDll, "model", "--kind", "tiny", "--out", model));
-            var workload = WorkloadGenerator.Generate(Commands.SmokeWorkload);
-            var runner = new CompareRunner(paths.GatewayDll, paths.WorkerDll, model, ["--workers", "1", "--slots", "4", "--ctx-per-slot", "4096", "--threads", "1"], TextWriter.Null);
-            var results = await runner.RunAsync(workload, CompareRunner.ParseConfigs("fcfs+drop,mlfq+adaptive"), TimeSpan.FromMinutes(2));
+        using var tiny = new TinyModelFolder("serving-smoke-");
+        var workload = WorkloadGenerator.Generate(Commands.SmokeWorkload);
+        var runner = new CompareRunner(tiny.Paths.GatewayDll, tiny.Paths.WorkerDll, tiny.Model, ["--workers", "1", "--slots", "4", "--ctx-per-slot", "4096", "--threads", "1"], TextWriter.Null);
+        var results = await runner.RunAsync(workload, CompareRunner.ParseConfigs("fcfs+drop,mlfq+adaptive"), TimeSpan.FromMinutes(2));
 
-            Assert.Equal(2, results.Count);
-            Assert.All(results, r => Assert.Equal((0, workload.TotalTurns), (r.Errors, r.Turns.Count)));
-            var report = ReportWriter.Write(Path.Combine(folder, "report"), results, "smoke");
-            Assert.Contains("| mlfq+adaptive |", File.ReadAllText(report));
-            Assert.True(File.Exists(Path.Combine(folder, "report", "completion-cdf.png")));
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-    }
-
-    private static async Task<int> RunAsync(string file, params string[] args)
-    {
-        using var process = System.Diagnostics.Process.Start(file, args);
-        await process.WaitForExitAsync();
-        return process.ExitCode;
+        Assert.Equal(2, results.Count);
+        Assert.All(results, r => Assert.Equal((0, workload.TotalTurns), (r.Errors, r.Turns.Count)));
+        var report = ReportWriter.Write(Path.Combine(tiny.Folder, "report"), results, "smoke");
+        Assert.Contains("| mlfq+adaptive |", File.ReadAllText(report));
+        Assert.True(File.Exists(Path.Combine(tiny.Folder, "report", "completion-cdf.png")));
     }
 }

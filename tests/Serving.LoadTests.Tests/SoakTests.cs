@@ -47,25 +47,14 @@ public sealed class SoakTests
     [Fact]
     public async Task Soak_RealServiceWithOneWorker_600Sessions_EveryTurnAnswered()
     {
-        var paths = RepoPaths.Find();
-        Assert.True(paths is not null, "the gateway and worker must be built (./test.sh builds the solution first)");
-        var folder = Directory.CreateTempSubdirectory("serving-soak-").FullName;
-        try
-        {
-            var model = Path.Combine(folder, "tiny.gguf");
-            Serving.Workers.Models.ModelGenerator.Generate(Serving.Workers.Models.ModelKind.Tiny, model);
-            await using var service = await ServiceProcess.StartAsync(paths!.GatewayDll, paths.WorkerDll, model, "mlfq", "adaptive",
-                ["--workers", "1", "--slots", "4", "--threads", "1"], TimeSpan.FromMinutes(1));
-            using var http = new HttpClient { BaseAddress = new Uri(service.Url + "/"), Timeout = TimeSpan.FromMinutes(1) };
+        using var tiny = new TinyModelFolder("serving-soak-");
+        await using var service = await ServiceProcess.StartAsync(tiny.Paths.GatewayDll, tiny.Paths.WorkerDll, tiny.Model, "mlfq", "adaptive",
+            ["--workers", "1", "--slots", "4", "--threads", "1"], TimeSpan.FromMinutes(1));
+        using var http = new HttpClient { BaseAddress = new Uri(service.Url + "/"), Timeout = TimeSpan.FromMinutes(1) };
 
-            var result = await SoakRunner.RunAsync(600, concurrency: 4, SoakRunner.HttpTurn(http, "ci"), TimeSpan.FromMinutes(3));
+        var result = await SoakRunner.RunAsync(600, concurrency: 4, SoakRunner.HttpTurn(http, "ci"), TimeSpan.FromMinutes(3));
 
-            Assert.True(result.Errors == 0, result.Describe());
-            Assert.Equal(600, result.Completed);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.True(result.Errors == 0, result.Describe());
+        Assert.Equal(600, result.Completed);
     }
 }
