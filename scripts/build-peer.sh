@@ -43,11 +43,13 @@ if [ ! -d "$peer/llama.cpp/.git" ]; then
   rm -rf "$tmp"
 fi
 
+log="$peer/build.log"
+fail() { say "failed; the last lines of $log:"; tail -n 30 "$log" >&2; exit 1; }
 say "configuring (CPU, native)"
 cmake -S "$peer/llama.cpp" -B "$peer/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
-  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=ON >/dev/null
-say "building ${targets[*]} (about 8 minutes on 2 cores)"
-cmake --build "$peer/build" --target "${targets[@]}" -j"$(nproc)" >/dev/null
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=ON >"$log" 2>&1 || fail
+say "building ${targets[*]} (about 8 minutes on 2 cores; output in $log)"
+cmake --build "$peer/build" --target "${targets[@]}" -j"$(nproc)" >>"$log" 2>&1 || fail
 mkdir -p "$peer/bin"
 cp -a "$peer/build/bin/." "$peer/bin/"
 link_native
