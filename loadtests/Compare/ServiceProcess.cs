@@ -21,7 +21,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     {
         var url = $"http://127.0.0.1:{FreePort()}";
         string[] args = [gatewayDll, "--urls", url, "--model", model, "--worker-path", workerDll, "--scheduler", scheduler, "--pause-policy", pausePolicy, "--Logging:LogLevel:Default", "Warning", .. extraArgs];
-        return StartAsync("dotnet", args, url, "/health/ready", $"the gateway ({scheduler}+{pausePolicy})", timeout);
+        return StartAsync("dotnet", args, url, "/health/ready", $"the gateway ({scheduler}+{pausePolicy})", echoErrors: true, timeout);
     }
 
     /// <summary>
@@ -33,17 +33,17 @@ public sealed class ServiceProcess : IAsyncDisposable
         var url = $"http://127.0.0.1:{FreePort()}";
         var port = new Uri(url).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         string[] args = ["-m", model, "-np", $"{slots}", "-c", $"{slots * contextPerSlot}", "-t", $"{threads}", "--host", "127.0.0.1", "--port", port];
-        return StartAsync(llamaServer, args, url, "/health", "llama-server", timeout);
+        // It logs every request on stderr: not echoed.
+        return StartAsync(llamaServer, args, url, "/health", "llama-server", echoErrors: false, timeout);
     }
 
-    private static async Task<ServiceProcess> StartAsync(string file, IEnumerable<string> args, string url, string readyPath, string name, TimeSpan timeout)
+    private static async Task<ServiceProcess> StartAsync(string file, IEnumerable<string> args, string url, string readyPath, string name, bool echoErrors, TimeSpan timeout)
     {
         var psi = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         args.ToList().ForEach(psi.ArgumentList.Add);
         var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {name}");
-        var quiet = name == "llama-server"; // it logs every request on stderr
         process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null && !quiet) Console.Error.WriteLine($"[{name}] {e.Data}"); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null && echoErrors) Console.Error.WriteLine($"[{name}] {e.Data}"); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var service = new ServiceProcess(process, url);

@@ -18,16 +18,17 @@ public sealed class AffinityTable(TimeProvider time)
 
     private readonly Dictionary<string, Entry> _map = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
+    private int _inFlightSessions;
 
     public int Count
     {
         get { lock (_lock) return _map.Count; }
     }
 
-    /// <summary>Sessions with at least one request in flight.</summary>
+    /// <summary>Sessions with at least one request in flight (counted as they change: read on every request).</summary>
     public int InFlightSessions
     {
-        get { lock (_lock) return _map.Values.Count(e => e.InFlight > 0); }
+        get { lock (_lock) return _inFlightSessions; }
     }
 
     public (string WorkerId, int Generation)? Lookup(string sessionKey)
@@ -49,7 +50,11 @@ public sealed class AffinityTable(TimeProvider time)
             }
 
             (e.WorkerId, e.Generation) = (workerId, generation);
-            e.InFlight++;
+            if (e.InFlight++ == 0)
+            {
+                _inFlightSessions++;
+            }
+
             e.LastUsed = time.GetUtcNow();
         }
     }
@@ -64,7 +69,11 @@ public sealed class AffinityTable(TimeProvider time)
                 return;
             }
 
-            e.InFlight = Math.Max(0, e.InFlight - 1);
+            if (e.InFlight > 0 && --e.InFlight == 0)
+            {
+                _inFlightSessions--;
+            }
+
             e.LastUsed = time.GetUtcNow();
             if (final && e.InFlight == 0)
             {

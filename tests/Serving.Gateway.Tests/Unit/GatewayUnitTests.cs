@@ -78,11 +78,16 @@ public sealed class GatewayUnitTests
         var idle = TimeSpan.FromMinutes(10);
         table.Begin("long", "w0", 1);
         table.Begin("short", "w0", 1);
+        table.Begin("short", "w0", 1);
+        Assert.Equal(2, table.InFlightSessions);
         table.End("short", final: false);
+        table.End("short", final: false);
+        Assert.Equal(1, table.InFlightSessions);
         time.Advance(TimeSpan.FromMinutes(11));
         // "long" has run for 11 minutes: still in flight, so not idle; "short" ended 11 minutes ago.
         Assert.Equal([("short", "w0", 1)], table.Expire(idle));
         table.End("long", final: false);
+        Assert.Equal(0, table.InFlightSessions);
         Assert.Empty(table.Expire(idle));
         time.Advance(TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(1));
         Assert.Equal("long", Assert.Single(table.Expire(idle)).Session);
