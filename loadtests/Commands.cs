@@ -55,8 +55,7 @@ internal static class Commands
                 return Fail(e.Message);
             }
 
-            using var http = new HttpClient { BaseAddress = new Uri(p.GetValue(url)!.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(10) };
-            if (p.GetValue(apiKey) is { } key) http.DefaultRequestHeaders.Authorization = new("Bearer", key);
+            using var http = ReplayHarness.CreateClient(p.GetValue(url)!, TimeSpan.FromMinutes(10), p.GetValue(apiKey));
             if (await ReplayHarness.CheckServerAsync(http) is { } problem) return Fail(problem);
             var result = await new ReplayHarness(http, "default", Console.Error).RunAsync("replay", workload, TimeSpan.FromSeconds(p.GetValue(limit)));
             Console.WriteLine(ReportWriter.Table([result]));
@@ -77,8 +76,7 @@ internal static class Commands
         command.SetAction(async (p, ct) =>
         {
             if (p.GetValue(sessions) < 1 || p.GetValue(concurrency) < 1) return Fail("--sessions and --concurrency must be at least 1");
-            using var http = new HttpClient { BaseAddress = new Uri(p.GetValue(url)!.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(2) };
-            if (p.GetValue(apiKey) is { } key) http.DefaultRequestHeaders.Authorization = new("Bearer", key);
+            using var http = ReplayHarness.CreateClient(p.GetValue(url)!, TimeSpan.FromMinutes(2), p.GetValue(apiKey));
             if (await ReplayHarness.CheckServerAsync(http) is { } problem) return Fail(problem);
             var runId = Guid.NewGuid().ToString("N")[..8];
             var result = await SoakRunner.RunAsync(p.GetValue(sessions), p.GetValue(concurrency), SoakRunner.HttpTurn(http, runId),
@@ -114,8 +112,7 @@ internal static class Commands
             Console.WriteLine("|---|---|---|---|---|");
             foreach (var url in p.GetValue(urls)!.Split(',', StringSplitOptions.RemoveEmptyEntries))
             {
-                using var http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(5) };
-                if (p.GetValue(apiKey) is { } key) http.DefaultRequestHeaders.Authorization = new("Bearer", key);
+                using var http = ReplayHarness.CreateClient(url, TimeSpan.FromMinutes(5), p.GetValue(apiKey));
                 var m = await StreamProbe.MeasureAsync(http, p.GetValue(words), p.GetValue(maxTokens), p.GetValue(repeat), Random.Shared.Next(), ct);
                 Console.WriteLine($"| {url} | {m.PromptTokens?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} | {m.Chunks:F0} | {m.TtftMs:F1} | {m.ItlMs:F2} |");
             }
@@ -148,7 +145,7 @@ internal static class Commands
                     ? await ServiceProcess.StartAsync(paths.GatewayDll, paths.WorkerDll, model, "mlfq", "adaptive",
                         ["--slots", $"{slots}", "--ctx-per-slot", $"{contextPerSlot}", "--threads", $"{threads}"], TimeSpan.FromMinutes(3))
                     : await ServiceProcess.StartPeerAsync(paths.LlamaServer, model, slots, contextPerSlot, threads, TimeSpan.FromMinutes(3));
-                using var http = new HttpClient { BaseAddress = new Uri(service.Url + "/"), Timeout = TimeSpan.FromMinutes(5) };
+                using var http = ReplayHarness.CreateClient(service.Url, TimeSpan.FromMinutes(5));
                 var seed = Random.Shared.Next();
                 var before = server == "ours" ? await PerTokenCpu.ScrapeAsync(http) : null;
                 samples[server].Short.AddRange(await StreamProbe.SampleAsync(http, 16, 128, repeat, seed, ct));
@@ -179,65 +176,41 @@ internal static class Commands
         return 0;
     }
 
-    public static Command Compare()
-    {
-        var configs = new Option<string>("--configs") { Description = "comma-separated scheduler+policy, first is the baseline", DefaultValueFactory = _ => "fcfs+drop,mlfq+adaptive" };
-        var file = new Option<string?>("--workload") { Description = "workload JSON; default: generated from the profile" };
-        var model = new Option<string?>("--model") { Description = "GGUF model; default: the profile's generated model" };
-        var report = new Option<string>("--report") { Description = "report folder", DefaultValueFactory = _ => "loadtests/reports/latest" };
-        var profile = new Option<string>("--profile") { Description = "quick (125M model, < 2 min) or smoke (tiny model, seconds)", DefaultValueFactory = _ => "quick" };
-        var command = new Command("compare", "Start the service once per configuration, replay the same workload, write a comparison report") { configs, file, model, report, profile };
-        command.SetAction(async (p, ct) =>
-        {
-            var (scheduler, quick) = (p.GetValue(profile), p.GetValue(profile) == "quick");
-            if (scheduler is not ("quick" or "smoke")) return Fail($"unknown profile '{scheduler}' (expected quick or smoke)");
-            IReadOnlyList<(string, string)> list;
-            AgentWorkload workload;
-            try
-            {
-                list = CompareRunner.ParseConfigs(p.GetValue(configs)!);
-                workload = p.GetValue(file) is { } path ? AgentWorkload.Load(path) : WorkloadGenerator.Generate(quick ? QuickWorkload : SmokeWorkload);
-            }
-            catch (Exception e) when (e is ArgumentException or WorkloadFileException)
-            {
-                return Fail(e.Message);
-            }
-
-            var paths = RepoPaths.Find();
-            if (paths is null) return Fail("cannot find the built gateway and worker (run ./test.sh or scripts/setup.sh first)");
-            var modelPath = p.GetValue(model) ?? paths.EnsureModel(quick ? "base125m" : "tiny");
-            if (!File.Exists(modelPath)) return Fail($"model file not found: {modelPath}");
-            var started = Stopwatch.StartNew();
-            var runner = new CompareRunner(paths.GatewayDll, paths.WorkerDll, modelPath, ["--workers", "1", "--slots", "4", "--ctx-per-slot", "4096"], Console.Error);
-            var results = await runner.RunAsync(workload, list, TimeSpan.FromMinutes(quick ? 3 : 2));
-            var description = $"Profile `{p.GetValue(profile)}`: {workload.Sessions.Count} sessions, {workload.TotalTurns} turns, model `{Path.GetFileName(modelPath)}`, one worker with 4 slots, 2 cores; total wall time {started.Elapsed.TotalSeconds:F0} s.";
-            Console.WriteLine(ReportWriter.Table(results));
-            Console.WriteLine($"report: {ReportWriter.Write(p.GetValue(report)!, results, description)}");
-            return results.All(r => r.Errors == 0) ? 0 : 1;
-        });
-        return command;
-    }
-
     public static Command Simulate()
     {
         var sessions = new Option<int>("--sessions") { Description = "sessions in total", DefaultValueFactory = _ => 100_000 };
         var workers = new Option<int>("--workers") { Description = "simulated workers", DefaultValueFactory = _ => 256 };
         var configs = new Option<string>("--configs") { Description = "policy combinations; the first is the reference for ratios", DefaultValueFactory = _ => "mlfq+adaptive,fcfs+drop,mlfq+drop,mlfq+keep,mlfq+ttl" };
-        var command = new Command("simulate", "Simulate many workers on the scheduler and the engine cost model (virtual time)") { sessions, workers, configs, Seed };
+        var rate = new Option<double>("--rate-per-worker") { Description = "session arrivals per second per worker", DefaultValueFactory = _ => new SimulationOptions().ArrivalRatePerWorker };
+        var service = new Option<string?>("--service-thresholds") { Description = "attained-service level thresholds in tokens, e.g. 1024,2048,4096; 'off' for none; default: the scheduler's" };
+        var command = new Command("simulate", "Simulate many workers on the scheduler and the engine cost model (virtual time); exits 1 if any session did not finish")
+            { sessions, workers, configs, Seed, rate, service };
         command.SetAction(p =>
         {
             if (p.GetValue(sessions) < 1 || p.GetValue(workers) < 1) return Fail("--sessions and --workers must be positive");
             IReadOnlyList<(string Scheduler, string Pause)> list;
             try
             {
-                list = CompareRunner.ParseConfigs(p.GetValue(configs)!);
+                list = [.. ServerConfig.ParseList(p.GetValue(configs)!, allowPeer: false).Select(c => (c.Scheduler!, c.Pause!))];
             }
             catch (ArgumentException e)
             {
                 return Fail(e.Message);
             }
 
-            var simulator = new Simulator(new SimulationOptions { Sessions = p.GetValue(sessions), Workers = p.GetValue(workers), Seed = p.GetValue(Seed) });
+            if (!(p.GetValue(rate) > 0)) return Fail("--rate-per-worker must be positive");
+            var scheduler = new Serving.Scheduler.SchedulerOptions();
+            if (p.GetValue(service) is { } text)
+            {
+                var parsed = text == "off" ? [] : text.Split(',').Select(x => int.TryParse(x, out var v) ? v : -1).ToList();
+                scheduler = scheduler with { ServiceThresholds = parsed };
+                if (parsed.Any(v => v < 0) || scheduler.Validate() is { Count: > 0 }) return Fail($"bad --service-thresholds '{text}': increasing token counts, e.g. 1024,2048,4096, or off");
+            }
+
+            var simulator = new Simulator(new SimulationOptions
+            {
+                Sessions = p.GetValue(sessions), Workers = p.GetValue(workers), Seed = p.GetValue(Seed), ArrivalRatePerWorker = p.GetValue(rate), Scheduler = scheduler,
+            });
             var started = Stopwatch.StartNew();
             // Configurations are independent single-threaded simulations: run them side by side on all cores.
             var results = list.AsParallel().AsOrdered().WithDegreeOfParallelism(Environment.ProcessorCount).Select(c =>
@@ -247,7 +220,7 @@ internal static class Commands
                 return r;
             }).ToList();
             Console.WriteLine(SimulationTable.Format(results, p.GetValue(sessions), p.GetValue(workers), started.Elapsed));
-            return 0;
+            return results.Any(r => r.Unfinished > 0) ? 1 : 0;
         });
         return command;
     }
@@ -263,25 +236,13 @@ internal static class Commands
         return command;
     }
 
-    private static readonly WorkloadOptions QuickWorkload = new()
-    {
-        Sessions = 8, ArrivalRate = 1, TurnsMedian = 3, MaxTurns = 5, SystemPromptTokens = 150, TaskTokens = 60,
-        ToolResultTokens = 60, OutputTokens = 16, PauseScale = 0.3,
-    };
-
-    internal static readonly WorkloadOptions SmokeWorkload = new()
-    {
-        Sessions = 6, ArrivalRate = 0, TurnsMedian = 3, MaxTurns = 4, SystemPromptTokens = 40, TaskTokens = 20,
-        ToolResultTokens = 20, OutputTokens = 8, PauseScale = 0.01,
-    };
-
     private static WorkloadOptions GeneratorOptions(ParseResult p) => new()
     {
         Sessions = p.GetValue(Sessions), Seed = p.GetValue(Seed), ArrivalRate = p.GetValue(Rate), PauseScale = p.GetValue(PauseScale),
         TurnsMedian = p.GetValue(Turns), OutputTokens = p.GetValue(OutputTokens),
     };
 
-    private static int Fail(string message)
+    internal static int Fail(string message)
     {
         Console.Error.WriteLine($"error: {message}");
         return 2;

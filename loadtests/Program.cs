@@ -6,7 +6,7 @@ using Serving.LoadTests;
 var root = new RootCommand("Serving load tests: agent workload generator, replay harness, comparisons and simulation");
 root.Subcommands.Add(Commands.Generate());
 root.Subcommands.Add(Commands.Replay());
-root.Subcommands.Add(Commands.Compare());
+root.Subcommands.Add(Serving.LoadTests.Compare.CompareCommand.Create());
 root.Subcommands.Add(Commands.Soak());
 root.Subcommands.Add(Commands.Probe());
 root.Subcommands.Add(Commands.Simulate());

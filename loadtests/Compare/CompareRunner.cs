@@ -1,50 +1,59 @@
 using System.Diagnostics;
 using System.Globalization;
 using Serving.LoadTests.Replay;
-using Serving.LoadTests.Reporting;
 using Serving.LoadTests.Workload;
 
 namespace Serving.LoadTests.Compare;
 
 /// <summary>
-/// Starts the service once per configuration ("scheduler+pausepolicy"), replays the same workload against each,
-/// samples KV use from /metrics while it runs, and writes one report comparing them.
+/// Starts each server configuration afresh (ours as "scheduler+pausepolicy", or llama.cpp's server), replays the same
+/// workload against it alone on the machine, samples KV use from /metrics while it runs (ours), and returns one result
+/// per configuration.
 /// </summary>
-public sealed class CompareRunner(string gatewayDll, string workerDll, string model, IReadOnlyList<string> serviceArgs, TextWriter output)
+public sealed class CompareRunner(string gatewayDll, string workerDll, string? llamaServer, string model, ServiceShape shape, TextWriter output)
 {
-    public static IReadOnlyList<(string Scheduler, string Pause)> ParseConfigs(string configs) =>
-        configs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(c =>
-        {
-            var parts = c.Split('+');
-            if (parts.Length != 2 || parts[0] is not ("mlfq" or "fcfs") || parts[1] is not ("drop" or "keep" or "ttl" or "adaptive"))
-            {
-                throw new ArgumentException($"bad configuration '{c}': use scheduler+policy, e.g. fcfs+drop or mlfq+adaptive");
-            }
-
-            return (parts[0], parts[1]);
-        }).ToList();
-
-    public async Task<List<ReplayResult>> RunAsync(AgentWorkload workload, IReadOnlyList<(string Scheduler, string Pause)> configs, TimeSpan limitPerConfig)
+    public async Task<List<ReplayResult>> RunAsync(AgentWorkload workload, IReadOnlyList<ServerConfig> configs, TimeSpan limitPerConfig)
     {
         var results = new List<ReplayResult>();
-        foreach (var (scheduler, pause) in configs)
+        foreach (var config in configs)
         {
-            var name = $"{scheduler}+{pause}";
-            output.WriteLine($"== {name}: starting the service");
-            await using var service = await ServiceProcess.StartAsync(gatewayDll, workerDll, model, scheduler, pause, serviceArgs, TimeSpan.FromMinutes(3));
-            using var http = new HttpClient { BaseAddress = new Uri(service.Url + "/"), Timeout = TimeSpan.FromMinutes(10) };
-            using var sampling = new CancellationTokenSource();
-            var samples = new List<(double, double)>();
-            var clock = Stopwatch.StartNew();
-            var sampler = SampleKvAsync(http, samples, clock, sampling.Token);
-            var result = await new ReplayHarness(http, "default", output).RunAsync(name, workload, limitPerConfig);
-            await sampling.CancelAsync();
-            await sampler;
-            results.Add(result with { KvUsage = samples });
-            output.WriteLine($"== {name}: {result.Turns.Count} turns, {result.Errors} errors, {result.WallSeconds:F1} s");
+            results.Add(await RunOneAsync(workload, config, limitPerConfig));
         }
 
         return results;
+    }
+
+    public async Task<ReplayResult> RunOneAsync(AgentWorkload workload, ServerConfig config, TimeSpan limit)
+    {
+        output.WriteLine($"== {config.Name}: starting ({shape.Describe()})");
+        await using var service = await StartAsync(config);
+        using var http = ReplayHarness.CreateClient(service.Url, TimeSpan.FromMinutes(10));
+        using var sampling = new CancellationTokenSource();
+        var samples = new List<(double, double)>();
+        var clock = Stopwatch.StartNew();
+        var sampler = config.IsPeer ? Task.CompletedTask : SampleKvAsync(http, samples, clock, sampling.Token);
+        var result = await new ReplayHarness(http, "default", output).RunAsync(config.Name, workload, limit);
+        await sampling.CancelAsync();
+        await sampler;
+        output.WriteLine($"== {config.Name}: {result.Turns.Count} turns, {result.Errors} errors, {result.WallSeconds:F1} s");
+        if (result.Turns.FirstOrDefault(t => t.Error is not null) is { } failed)
+        {
+            output.WriteLine($"== {config.Name}: first error (HTTP {failed.Status}): {failed.Error}");
+        }
+
+        return result with { KvUsage = samples };
+    }
+
+    private Task<ServiceProcess> StartAsync(ServerConfig config)
+    {
+        if (!config.IsPeer)
+        {
+            return ServiceProcess.StartAsync(gatewayDll, workerDll, model, config.Scheduler!, config.Pause!, shape.GatewayArgs, TimeSpan.FromMinutes(3));
+        }
+
+        return llamaServer is null
+            ? throw new InvalidOperationException("no llama-server in .peer/bin: run scripts/build-peer.sh (about 8 minutes)")
+            : ServiceProcess.StartPeerAsync(llamaServer, model, shape.Slots, shape.ContextPerSlot, shape.Threads, TimeSpan.FromMinutes(3));
     }
 
     /// <summary>Max KV use over workers, read from the gateway's merged /metrics every 500 ms.</summary>
@@ -66,4 +75,37 @@ public sealed class CompareRunner(string gatewayDll, string workerDll, string mo
             }
         }
     }
+}
+
+/// <summary>One server in a comparison: ours with a scheduler and pause policy, or llama.cpp's own server (its defaults).</summary>
+public sealed record ServerConfig(string Name, string? Scheduler, string? Pause)
+{
+    public const string PeerName = "llama-server";
+
+    public bool IsPeer => Scheduler is null;
+
+    /// <summary>"fcfs+drop,mlfq+adaptive,llama-server": ours as scheduler+policy; llama-server when <paramref name="allowPeer"/>.</summary>
+    /// <exception cref="ArgumentException">A name that is neither.</exception>
+    public static IReadOnlyList<ServerConfig> ParseList(string configs, bool allowPeer = true) =>
+        configs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(c =>
+        {
+            if (allowPeer && c == PeerName) return new ServerConfig(c, null, null);
+            var parts = c.Split('+');
+            if (parts.Length != 2 || parts[0] is not ("mlfq" or "fcfs") || parts[1] is not ("drop" or "keep" or "ttl" or "adaptive"))
+            {
+                var peer = allowPeer ? $", or {PeerName}" : "";
+                throw new ArgumentException($"bad configuration '{c}': use scheduler+policy, e.g. fcfs+drop or mlfq+adaptive{peer}");
+            }
+
+            return new ServerConfig(c, parts[0], parts[1]);
+        }).ToList();
+}
+
+/// <summary>What every server in a comparison gets: workers (ours), slots per worker, context per slot, engine threads.</summary>
+public sealed record ServiceShape(int Slots, int ContextPerSlot, int Threads, int Workers = 1)
+{
+    public IReadOnlyList<string> GatewayArgs =>
+        ["--workers", $"{Workers}", "--slots", $"{Slots}", "--ctx-per-slot", $"{ContextPerSlot}", "--threads", $"{Threads}"];
+
+    public string Describe() => $"{Workers} worker × {Slots} slots × {ContextPerSlot} tokens, {Threads} threads";
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
@@ -9,7 +10,9 @@ namespace Serving.LoadTests.Replay;
 
 /// <summary>
 /// Replays a workload against an OpenAI-compatible server over real HTTP: every session is a closed loop (ask,
-/// stream the answer, wait the tool pause, send the tool result, ask again) with its own X-Session-Id, and the last
+/// stream the answer, wait the tool pause, send the tool result, ask again) in the shape agent frameworks send:
+/// tools offered on every turn, the answer returned as an assistant message with <c>tool_calls</c>, the result as a
+/// <c>role: "tool"</c> message with its own X-Session-Id, and the last
 /// turn says X-Session-Final. TTFT and inter-token gaps are measured client-side from the SSE stream.
 /// </summary>
 public sealed class ReplayHarness(HttpClient http, string model, TextWriter progress)
@@ -17,13 +20,38 @@ public sealed class ReplayHarness(HttpClient http, string model, TextWriter prog
     private int _turnsDone;
     private int _errors;
 
-    /// <summary>Fails fast with a clear message when nothing answers at the URL.</summary>
+    /// <summary>
+    /// A client for one server. Pooled connections idle for more than a second are not reused: servers close idle
+    /// keep-alive connections on their own clock (llama-server after 5 s), and a POST sent on a connection the server
+    /// just closed fails without a retry, which would count as the server's error.
+    /// </summary>
+    public static HttpClient CreateClient(string url, TimeSpan timeout, string? apiKey = null)
+    {
+        var handler = new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(1) };
+        var http = new HttpClient(handler) { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = timeout };
+        if (apiKey is not null) http.DefaultRequestHeaders.Authorization = new("Bearer", apiKey);
+        return http;
+    }
+
+    /// <summary>
+    /// Fails fast with a clear message when nothing answers at the URL. Readiness from <c>/health/ready</c>, else
+    /// <c>/health</c> (llama-server, vLLM), else <c>GET /v1/models</c>: the first path the server knows decides.
+    /// </summary>
     public static async Task<string?> CheckServerAsync(HttpClient http)
     {
         try
         {
-            using var response = await http.GetAsync("health/ready");
-            return response.IsSuccessStatusCode ? null : $"server at {http.BaseAddress} is not ready (HTTP {(int)response.StatusCode})";
+            foreach (var path in (string[])["health/ready", "health", "v1/models"])
+            {
+                using var response = await http.GetAsync(path);
+                if (response.IsSuccessStatusCode) return null;
+                if (response.StatusCode is not (HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed))
+                {
+                    return $"server at {http.BaseAddress} is not ready ({path}: HTTP {(int)response.StatusCode})";
+                }
+            }
+
+            return $"server at {http.BaseAddress} answers none of /health/ready, /health, /v1/models: is it an OpenAI-compatible server?";
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
@@ -58,10 +86,11 @@ public sealed class ReplayHarness(HttpClient http, string model, TextWriter prog
                 if (t > 0)
                 {
                     await Task.Delay(TimeSpan.FromSeconds(turn.PauseBeforeSeconds), ct);
-                    messages.Add(new JsonObject { ["role"] = "user", ["content"] = $"[{turn.ToolName} result]\n{turn.ToolResult}" });
+                    messages.Add(AgentMessages.ToolResult(t, turn));
                 }
 
-                var record = await SendAsync(session.Id, t, messages, turn.MaxTokens, t == session.Turns.Count - 1, clock, ct);
+                var final = t == session.Turns.Count - 1;
+                var record = await SendAsync(session.Id, t, messages, turn.MaxTokens, final, clock, ct);
                 lock (all)
                 {
                     all.Add(record);
@@ -74,7 +103,8 @@ public sealed class ReplayHarness(HttpClient http, string model, TextWriter prog
                     return new SessionRecord(session.Id, session.ArrivalSeconds, null, errors);
                 }
 
-                messages.Add(new JsonObject { ["role"] = "assistant", ["content"] = record.Text });
+                // As an agent framework does: the answer goes back as the assistant message that called the next tool.
+                messages.Add(final ? AgentMessages.Answer(record.Text) : AgentMessages.ToolCall(record.Text, t + 1, session.Turns[t + 1]));
             }
 
             return new SessionRecord(session.Id, session.ArrivalSeconds, clock.Elapsed.TotalSeconds - session.ArrivalSeconds, errors);
@@ -95,6 +125,7 @@ public sealed class ReplayHarness(HttpClient http, string model, TextWriter prog
             ["temperature"] = 0,
             ["stream"] = true,
             ["stream_options"] = new JsonObject { ["include_usage"] = true },
+            ["tools"] = AgentMessages.Tools(),
         };
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json") };
         request.Headers.Add("X-Session-Id", session);
@@ -117,7 +148,7 @@ public sealed class ReplayHarness(HttpClient http, string model, TextWriter prog
         }
         catch (Exception e) when (e is HttpRequestException or IOException)
         {
-            return TurnRecordWithText.Failed(session, turn, start, clock, 0, e.Message);
+            return TurnRecordWithText.Failed(session, turn, start, clock, 0, e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message);
         }
     }
 

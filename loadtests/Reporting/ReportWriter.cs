@@ -30,10 +30,10 @@ public static class ReportWriter
         var md = new StringBuilder();
         md.AppendLine("Session completion time (arrival to last answer, tool pauses included):").AppendLine();
         md.AppendLine(Summary.Header);
-        foreach (var r in results) md.AppendLine(Summary.Of(r.Sessions.Where(s => s.CompletionSeconds is not null).Select(s => s.CompletionSeconds!.Value)).Row(r.Name));
+        foreach (var r in results) md.AppendLine(Completion(r).Row(r.Name));
         md.AppendLine().AppendLine("Time to first token per turn:").AppendLine();
         md.AppendLine(Summary.Header);
-        foreach (var r in results) md.AppendLine(Summary.Of(r.Turns.Where(t => t.TtftSeconds is not null).Select(t => t.TtftSeconds!.Value)).Row(r.Name));
+        foreach (var r in results) md.AppendLine(Ttft(r).Row(r.Name));
         md.AppendLine().AppendLine("| configuration | turns | errors (by status) | cached prompt share | output tok/s | wall (s) |").AppendLine("|---|---|---|---|---|---|");
         foreach (var r in results)
         {
@@ -58,7 +58,7 @@ public static class ReportWriter
         return md.ToString();
     }
 
-    private static Summary Completion(ReplayResult r) => Summary.Of(r.Sessions.Where(s => s.CompletionSeconds is not null).Select(s => s.CompletionSeconds!.Value));
+    private static Summary Completion(ReplayResult r) => LoadCurveReport.Completion(r);
 
-    private static Summary Ttft(ReplayResult r) => Summary.Of(r.Turns.Where(t => t.TtftSeconds is not null).Select(t => t.TtftSeconds!.Value));
+    private static Summary Ttft(ReplayResult r) => LoadCurveReport.Ttft(r);
 }

@@ -22,9 +22,14 @@ public sealed record SimulationOptions
     public int TaskTokens { get; init; } = 600;
     public int ToolResultTokens { get; init; } = 300;
     public int OutputTokens { get; init; } = 16;
+
+    /// <summary>Scheduler settings of every worker; the configuration sets its scheduling and pause policy.</summary>
+    public SchedulerOptions Scheduler { get; init; } = new();
 }
 
-public sealed record SimulationResult(string Name, Summary Completion, Summary Ttft, double SessionsPerMinute, double OutputTokensPerSecond, long Steps, double VirtualSeconds, TimeSpan Wall);
+/// <param name="Unfinished">Sessions that arrived but never finished: a stuck session shows here, never silently.</param>
+public sealed record SimulationResult(string Name, Summary Completion, Summary Ttft, double SessionsPerMinute, double OutputTokensPerSecond, long Steps,
+    double VirtualSeconds, TimeSpan Wall, int Unfinished);
 
 /// <summary>
 /// A discrete-event simulation of many workers, each with a real <see cref="IAgentScheduler"/> and engine time from
@@ -41,7 +46,8 @@ public sealed class Simulator(SimulationOptions options)
         var run = new SimulationRun(options, _costs, scheduling, pausePolicy);
         run.Execute();
         return new SimulationResult($"{scheduling}+{pausePolicy}", Summary.Of(run.Completions), Summary.Of(run.Ttfts),
-            run.Completions.Count / (run.Clock.Seconds / 60), run.OutputTokens / run.Clock.Seconds, run.Steps, run.Clock.Seconds, wall.Elapsed);
+            run.Completions.Count / (run.Clock.Seconds / 60), run.OutputTokens / run.Clock.Seconds, run.Steps, run.Clock.Seconds, wall.Elapsed,
+            options.Sessions - run.Completions.Count);
     }
 
     /// <summary>A settable clock: the simulation moves it to each event's time before the schedulers look.</summary>
@@ -97,7 +103,7 @@ public sealed class Simulator(SimulationOptions options)
             _random = new Random(o.Seed);
             _systemPrompt = Enumerable.Range(0, o.SystemPromptTokens).Select(i => 10 + i).ToArray();
             // Default queue bounds, as a real worker has: an overloaded worker refuses turns and the agent retries later.
-            var schedulerOptions = new SchedulerOptions { Scheduling = scheduling, PausePolicy = pausePolicy };
+            var schedulerOptions = o.Scheduler with { Scheduling = scheduling, PausePolicy = pausePolicy };
             var shape = new EngineShape(o.SlotsPerWorker, o.ContextPerSlot, 512);
             _workers = Enumerable.Range(0, o.Workers).Select(_ => new SimWorker(AgentSchedulerFactory.Create(schedulerOptions, shape, Clock, costs))).ToArray();
         }

@@ -14,9 +14,9 @@ public sealed class CompareSmokeTests
     public async Task CompareSmoke_RealServiceOnTinyModel_CompletesWithZeroErrorsAndWritesReport()
     {
         using var tiny = new TinyModelFolder("serving-smoke-");
-        var workload = WorkloadGenerator.Generate(Commands.SmokeWorkload);
-        var runner = new CompareRunner(tiny.Paths.GatewayDll, tiny.Paths.WorkerDll, tiny.Model, ["--workers", "1", "--slots", "4", "--ctx-per-slot", "4096", "--threads", "1"], TextWriter.Null);
-        var results = await runner.RunAsync(workload, CompareRunner.ParseConfigs("fcfs+drop,mlfq+adaptive"), TimeSpan.FromMinutes(2));
+        var workload = WorkloadGenerator.Generate(CompareProfile.Smoke.Workload);
+        var runner = new CompareRunner(tiny.Paths.GatewayDll, tiny.Paths.WorkerDll, null, tiny.Model, CompareProfile.Smoke.Shape, TextWriter.Null);
+        var results = await runner.RunAsync(workload, ServerConfig.ParseList("fcfs+drop,mlfq+adaptive"), CompareProfile.Smoke.LimitPerRun);
 
         Assert.Equal(2, results.Count);
         Assert.All(results, r => Assert.Equal((0, workload.TotalTurns), (r.Errors, r.Turns.Count)));

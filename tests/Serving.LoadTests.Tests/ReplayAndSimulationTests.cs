@@ -73,12 +73,13 @@ public sealed class ReplayAndSimulationTests
         foreach (var (scheduling, pause) in new[] { ("mlfq", "adaptive"), ("fcfs", "drop"), ("mlfq", "keep"), ("mlfq", "ttl") })
         {
             var result = simulator.Run(scheduling, pause);
-            Assert.Equal(200, result.Completion.Count);
+            Assert.Equal((200, 0), (result.Completion.Count, result.Unfinished));
             Assert.True(result.Ttft.Mean > 0 && result.Steps > 0);
         }
 
         var table = SimulationTable.Format([simulator.Run("mlfq", "adaptive"), simulator.Run("fcfs", "drop")], 200, 4, TimeSpan.FromSeconds(1));
         Assert.Contains("| mlfq+adaptive |", table);
         Assert.Contains("| fcfs+drop |", table);
+        Assert.Contains("Every session finished in every configuration", table);
     }
 }

@@ -43,6 +43,7 @@ internal sealed partial class AgentScheduler
 
             var session = turn.Session;
             session.KvTokens.AddRange(chunk.Tokens);
+            session.ServedTokens += chunk.Tokens.Length;
             if (!chunk.IsDecode)
             {
                 turn.PrefillPosition += chunk.Tokens.Length;

@@ -66,18 +66,20 @@ internal sealed partial class AgentScheduler
     }
 
     /// <summary>
-    /// The waiting turn to place next: lowest effective level (MLFQ; aging included), then continuations (the session
-    /// holds parked KV: cheap, and its agent is waiting), then arrival. FCFS uses arrival only. A linear scan per
-    /// placement instead of sorting the whole queue every step: placements per step are few.
+    /// The waiting turn to place next, by <see cref="TurnPriority"/>: level (the turn's uncached prefill, the session's
+    /// attained service if configured, aging included), then continuations (the session holds parked KV: cheap, and
+    /// its agent is waiting), then the session that started first. FCFS uses the turn's arrival only. A linear scan
+    /// per placement instead of sorting the whole queue every step: placements per step are few.
     /// </summary>
     private TurnInFlight BestWaiting(DateTimeOffset now)
     {
         TurnInFlight? best = null;
-        (int Level, int Fresh, long Sequence) bestKey = default;
+        TurnPriority bestKey = default;
         foreach (var turn in _waiting)
         {
-            var level = _mlfq ? MlfqLevels.Effective(MlfqLevels.SizeLevel(turn.EstimatedUncached, _options.LevelThresholds), 0, now - turn.Arrival, _options.AgingInterval) : 0;
-            var key = (level, _mlfq && turn.Session.HasKv ? 0 : 1, turn.Sequence);
+            var key = _mlfq
+                ? new TurnPriority(Level(turn.EstimatedUncached, turn.Session, 0, now - turn.Arrival), turn.Session.HasKv ? 0 : 1, turn.Session.Sequence)
+                : new TurnPriority(0, 0, turn.Sequence);
             if (best is null || key.CompareTo(bestKey) < 0)
             {
                 (best, bestKey) = (turn, key);
@@ -129,9 +131,10 @@ internal sealed partial class AgentScheduler
             Occupy(session, slot);
             if (session.ParkedEntry is { } entry && common > 0)
             {
+                // The restore runs before this step's batch; if it fails, the executor skips the slot's chunks and
+                // Complete re-plans the turn from an empty slot (no step is lost waiting for the restore's result).
                 _pendingOps.Add(new RestoreOp(session.Key, entry, slot));
                 SetParked(session, null);
-                turn.NotBeforeStep = stepId + 1;
                 _restores++;
             }
             else
@@ -176,9 +179,9 @@ internal sealed partial class AgentScheduler
         var best = MinSharedPrefix - 1;
         foreach (var candidate in _slots)
         {
-            // A donor restored in this very step may fail its restore: never copy from it.
-            if (candidate is null || candidate == session || candidate.Salt != session.Salt || candidate.KvTokens.Count <= best
-                || candidate.ActiveTurn?.NotBeforeStep > _stepId)
+            // A donor restored earlier in this step is fine: its restore runs first, and a copy from a slot whose
+            // restore failed fails too (the executor guarantees it), which resets only the copying session.
+            if (candidate is null || candidate == session || candidate.Salt != session.Salt || candidate.KvTokens.Count <= best)
             {
                 continue;
             }
@@ -223,11 +226,6 @@ internal sealed partial class AgentScheduler
                 break;
             }
 
-            if (turn.NotBeforeStep > stepId)
-            {
-                continue;
-            }
-
             var remaining = turn.PromptLength - turn.PrefillPosition;
             var level = CurrentLevel(turn, now);
             var allowance = _mlfq ? _options.LevelAllowances[level] : int.MaxValue;
@@ -247,18 +245,29 @@ internal sealed partial class AgentScheduler
         return chunks;
     }
 
+    /// <summary>
+    /// MLFQ: by level, then the session that started first (finish what was started: see <see cref="TurnPriority"/>);
+    /// a prefill passed over for an aging interval climbs a level. FCFS: the turn's arrival.
+    /// </summary>
     private IEnumerable<TurnInFlight> OrderPrefills(DateTimeOffset now)
     {
         var prefills = _running.Where(t => !t.Decoding && t.PrefillPosition < t.PromptLength);
         return _mlfq
-            ? prefills.OrderBy(t => CurrentLevel(t, now)).ThenBy(t => t.LastScheduled ?? DateTimeOffset.MinValue).ThenBy(t => t.Sequence)
+            ? prefills.Select(t => (Turn: t, Key: new TurnPriority(CurrentLevel(t, now), 0, t.Session.Sequence))).OrderBy(x => x.Key).Select(x => x.Turn)
             : prefills.OrderBy(t => t.Sequence);
     }
 
-    private int CurrentLevel(TurnInFlight turn, DateTimeOffset now)
+    private int CurrentLevel(TurnInFlight turn, DateTimeOffset now) =>
+        Level(turn.PromptLength - turn.PrefillPosition, turn.Session, turn.FeedbackLevel, now - (turn.LastScheduled ?? turn.Arrival));
+
+    /// <summary>
+    /// MARS's level of a turn (its uncached prefill, its demotions) or, if lower in priority, the level of its
+    /// session's attained service (Autellix PLAS), promoted one level per aging interval it waited unserved.
+    /// </summary>
+    private int Level(int uncachedTokens, SessionState session, int feedbackLevel, TimeSpan unserved)
     {
-        var size = MlfqLevels.SizeLevel(turn.PromptLength - turn.PrefillPosition, _options.LevelThresholds);
-        return MlfqLevels.Effective(size, turn.FeedbackLevel, now - (turn.LastScheduled ?? turn.Arrival), _options.AgingInterval);
+        var size = Math.Max(MlfqLevels.SizeLevel(uncachedTokens, _options.LevelThresholds), MlfqLevels.SizeLevel(session.ServedTokens, _options.ServiceThresholds));
+        return MlfqLevels.Effective(size, feedbackLevel, unserved, _options.AgingInterval);
     }
 
     /// <summary>Ends sessions idle past the timeout, oldest first, in O(log n) per expired or stale entry.</summary>
@@ -275,3 +284,4 @@ internal sealed partial class AgentScheduler
         }
     }
 }
+

@@ -225,7 +225,7 @@ internal sealed partial class AgentScheduler : IAgentScheduler
     /// <summary>The hash salt is the prefix scope (a tenant), so sessions of one tenant can find shared prefixes.</summary>
     private SessionState CreateSession(string key, string? scope, DateTimeOffset now)
     {
-        var session = new SessionState(key, PrefixHash.Salt(scope ?? key), now);
+        var session = new SessionState(key, PrefixHash.Salt(scope ?? key), now) { Sequence = ++_sequence };
         _sessions[key] = session;
         return session;
     }

@@ -27,6 +27,12 @@ internal sealed class SessionState(string key, ulong salt, DateTimeOffset now)
 
     public TurnInFlight? ActiveTurn { get; set; }
 
+    /// <summary>When the session started, in the scheduler's arrival sequence (program-level first come, first served).</summary>
+    public long Sequence { get; init; }
+
+    /// <summary>Tokens the engine has computed for this session over all its turns: its attained service (PLAS).</summary>
+    public long ServedTokens { get; set; }
+
     public DateTimeOffset LastActivity { get; set; } = now;
 
     // The pause that follows a finished turn.
@@ -51,9 +57,6 @@ internal sealed class TurnInFlight(TurnRequest request, SessionState session, Da
     public int EstimatedUncached { get; set; }
 
     public bool Placed { get; set; }
-
-    /// <summary>Set when memory ops for this turn run in the current step: its chunks start the next step, after their results.</summary>
-    public long NotBeforeStep { get; set; }
 
     public int Slot { get; set; } = -1;
 

@@ -6,11 +6,11 @@ namespace Serving.Scheduler.Levels;
 /// </summary>
 public static class MlfqLevels
 {
-    public static int SizeLevel(int uncachedTokens, IReadOnlyList<int> thresholds)
+    public static int SizeLevel(long tokens, IReadOnlyList<int> thresholds)
     {
         for (var level = 0; level < thresholds.Count; level++)
         {
-            if (uncachedTokens <= thresholds[level])
+            if (tokens <= thresholds[level])
             {
                 return level;
             }

@@ -138,8 +138,8 @@ public sealed class AgentSchedulerTests
         h.Submit("a2", "A", prompt.Concat([7, 7]).ToArray(), maxNew: 1);
         var back = h.Step(); // B finished last step with A waiting: B is parked, A restored
         Assert.Equal([new ParkOp("B", 0, "kv:B"), new RestoreOp("A", "kv:A", 0)], back.MemoryOps);
-        Assert.Empty(back.Chunks); // the turn waits one step for its restore
-        Assert.Equal(41, h.Step().Chunks.Single().StartPosition);
+        // The restore runs before the batch: A continues in the same step.
+        Assert.Equal(("a2", 41), (back.Chunks.Single().RequestId, back.Chunks.Single().StartPosition));
     }
 
     [Fact]
@@ -178,7 +178,9 @@ public sealed class AgentSchedulerTests
         h.Step(); // A parked, B runs and ends
         h.FailingOps.Add(typeof(RestoreOp));
         h.Submit("a2", "A", prompt.Concat([7, 7]).ToArray(), maxNew: 1);
-        Assert.Contains(h.Step().MemoryOps, op => op is RestoreOp); // fails
+        var failed = h.Step();
+        Assert.Contains(failed.MemoryOps, op => op is RestoreOp); // fails: the chunk planned beside it is skipped
+        Assert.Equal(41, failed.Chunks.Single().StartPosition);
         var chunk = h.Step().Chunks.Single();
         Assert.Equal((0, 42), (chunk.StartPosition, chunk.Tokens.Length));
         Assert.Equal(1, h.Scheduler.Snapshot().Counters.RestoreFailures);
