@@ -64,7 +64,10 @@ internal static class CompareCommand
             if (!File.Exists(modelPath)) return Commands.Fail($"model file not found: {modelPath}");
 
             var started = Stopwatch.StartNew();
-            var runner = new CompareRunner(paths.GatewayDll, paths.WorkerDll, paths.LlamaServer, modelPath, shape, Console.Error);
+            // A model of its own (--model) renders with its own template on both servers; the generated ones need
+            // llama-server told to render tools as our worker does (RepoPaths.PeerToolTemplate).
+            var peerTemplate = p.GetValue(model) is null ? paths.PeerToolTemplate : null;
+            var runner = new CompareRunner(paths.GatewayDll, paths.WorkerDll, paths.LlamaServer, modelPath, shape, Console.Error, peerTemplate);
             var points = new List<LoadPoint>();
             foreach (var rate in rateList)
             {

@@ -10,7 +10,8 @@ namespace Serving.LoadTests.Compare;
 /// workload against it alone on the machine, samples KV use from /metrics while it runs (ours), and returns one result
 /// per configuration.
 /// </summary>
-public sealed class CompareRunner(string gatewayDll, string workerDll, string? llamaServer, string model, ServiceShape shape, TextWriter output)
+/// <param name="peerTemplate">Chat template for llama-server (see <see cref="RepoPaths.PeerToolTemplate"/>), or null for the GGUF's.</param>
+public sealed class CompareRunner(string gatewayDll, string workerDll, string? llamaServer, string model, ServiceShape shape, TextWriter output, string? peerTemplate = null)
 {
     public async Task<List<ReplayResult>> RunAsync(AgentWorkload workload, IReadOnlyList<ServerConfig> configs, TimeSpan limitPerConfig)
     {
@@ -53,7 +54,7 @@ public sealed class CompareRunner(string gatewayDll, string workerDll, string? l
 
         return llamaServer is null
             ? throw new InvalidOperationException("no llama-server in .peer/bin: run scripts/build-peer.sh (about 8 minutes)")
-            : ServiceProcess.StartPeerAsync(llamaServer, model, shape.Slots, shape.ContextPerSlot, shape.Threads, TimeSpan.FromMinutes(3));
+            : ServiceProcess.StartPeerAsync(llamaServer, model, shape.Slots, shape.ContextPerSlot, shape.Threads, TimeSpan.FromMinutes(3), peerTemplate);
     }
 
     /// <summary>Max KV use over workers, read from the gateway's merged /metrics every 500 ms.</summary>

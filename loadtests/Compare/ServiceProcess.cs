@@ -26,13 +26,15 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     /// <summary>
     /// llama.cpp's own server (built into .peer/bin by scripts/build-peer.sh) with the same slots, per-slot context and
-    /// threads as ours, its defaults otherwise (prompt cache per slot, host-memory prompt cache).
+    /// threads as ours, its defaults otherwise (prompt cache per slot, host-memory prompt cache). With
+    /// <paramref name="chatTemplate"/> it renders chat with that Jinja file instead of the GGUF's template.
     /// </summary>
-    public static Task<ServiceProcess> StartPeerAsync(string llamaServer, string model, int slots, int contextPerSlot, int threads, TimeSpan timeout)
+    public static Task<ServiceProcess> StartPeerAsync(string llamaServer, string model, int slots, int contextPerSlot, int threads, TimeSpan timeout, string? chatTemplate = null)
     {
         var url = $"http://127.0.0.1:{FreePort()}";
         var port = new Uri(url).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        string[] args = ["-m", model, "-np", $"{slots}", "-c", $"{slots * contextPerSlot}", "-t", $"{threads}", "--host", "127.0.0.1", "--port", port];
+        string[] args = ["-m", model, "-np", $"{slots}", "-c", $"{slots * contextPerSlot}", "-t", $"{threads}", "--host", "127.0.0.1", "--port", port,
+            .. chatTemplate is null ? Array.Empty<string>() : ["--chat-template-file", chatTemplate]];
         // It logs every request on stderr: not echoed.
         return StartAsync(llamaServer, args, url, "/health", "llama-server", echoErrors: false, timeout);
     }

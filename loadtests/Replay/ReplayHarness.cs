@@ -127,17 +127,12 @@ public sealed class ReplayHarness(HttpClient http, string model, TextWriter prog
             ["stream_options"] = new JsonObject { ["include_usage"] = true },
             ["tools"] = AgentMessages.Tools(),
         };
-        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json") };
-        request.Headers.Add("X-Session-Id", session);
-        if (final)
-        {
-            request.Headers.Add("X-Session-Final", "true");
-        }
+        using var request = CreateRequest(body, session, final);
 
         var start = clock.Elapsed.TotalSeconds;
         try
         {
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            using var response = await SendOnceMoreIfTheConnectionFailedAsync(request, body, session, final, ct);
             if (!response.IsSuccessStatusCode)
             {
                 var error = await response.Content.ReadAsStringAsync(ct);
@@ -150,6 +145,35 @@ public sealed class ReplayHarness(HttpClient http, string model, TextWriter prog
         {
             return TurnRecordWithText.Failed(session, turn, start, clock, 0, e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message);
         }
+    }
+
+    /// <summary>
+    /// A request that fails before any response (the server closed a pooled keep-alive connection as it was reused)
+    /// is sent once more on a new connection: the server never saw it, and the failure says nothing about serving.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendOnceMoreIfTheConnectionFailedAsync(HttpRequestMessage request, JsonObject body, string session, bool final, CancellationToken ct)
+    {
+        try
+        {
+            return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError is HttpRequestError.ResponseEnded or HttpRequestError.ConnectionError)
+        {
+            using var again = CreateRequest(body, session, final);
+            return await http.SendAsync(again, HttpCompletionOption.ResponseHeadersRead, ct);
+        }
+    }
+
+    private static HttpRequestMessage CreateRequest(JsonObject body, string session, bool final)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-Session-Id", session);
+        if (final)
+        {
+            request.Headers.Add("X-Session-Final", "true");
+        }
+
+        return request;
     }
 
     private static async Task<TurnRecordWithText> ReadStreamAsync(HttpResponseMessage response, string session, int turn, double start, Stopwatch clock, CancellationToken ct)

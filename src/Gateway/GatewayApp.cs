@@ -67,10 +67,12 @@ public static class GatewayApp
             .LoadFromMemory([], [])
             .AddTransforms(context => context.AddRequestTransform(transform =>
             {
-                // The worker gets the validated call (the pipeline swapped the body), not the client's credentials.
+                // The worker gets the validated call (the pipeline swapped the body) and its own secret, never the
+                // client's credentials.
                 transform.Path = "/internal/generate";
                 transform.Query = new QueryTransformContext(new DefaultHttpContext().Request);
-                transform.ProxyRequest.Headers.Authorization = null;
+                var worker = InferencePipeline.ChosenWorker(transform.HttpContext);
+                transform.ProxyRequest.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", worker.Secret);
                 return ValueTask.CompletedTask;
             }));
 

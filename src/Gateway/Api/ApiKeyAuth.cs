@@ -8,11 +8,14 @@ namespace Serving.Gateway.Api;
 /// <summary>
 /// Bearer API keys on every /v1 route (vLLM leaves some routes open; we do not). The key also names the tenant that
 /// scopes sessions. Without configured keys the server is open and every caller is the "anonymous" tenant.
+/// Keys are held and compared only as SHA-256 digests, every configured key each time and in constant time, so
+/// neither a key's length nor how much of it a guess matched shows in the response time; the tenant id is a prefix
+/// of the digest, so raw keys never reach session maps, worker calls, logs or metrics.
 /// </summary>
 public sealed class ApiKeyAuth(IOptions<GatewayOptions> options)
 {
     private const string TenantItem = "serving.tenant";
-    private readonly byte[][] _keys = options.Value.ApiKeys.Select(Encoding.UTF8.GetBytes).ToArray();
+    private readonly byte[][] _digests = options.Value.ApiKeys.Select(k => SHA256.HashData(Encoding.UTF8.GetBytes(k))).ToArray();
 
     public async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
@@ -22,24 +25,32 @@ public sealed class ApiKeyAuth(IOptions<GatewayOptions> options)
             return;
         }
 
-        if (_keys.Length > 0)
+        if (_digests.Length > 0)
         {
             var header = http.Request.Headers.Authorization.ToString();
-            var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? Encoding.UTF8.GetBytes(header[7..].Trim()) : [];
-            // Fixed-time comparison: response timing must not reveal how much of a key matched.
-            var match = _keys.Any(k => CryptographicOperations.FixedTimeEquals(k, presented));
-            if (!match)
+            var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "";
+            var digest = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
+            var match = false;
+            foreach (var key in _digests)
+            {
+                match |= CryptographicOperations.FixedTimeEquals(key, digest);
+            }
+
+            if (!match || presented.Length == 0)
             {
                 var message = header.Length == 0 ? "Missing API key: send Authorization: Bearer <key>." : "Incorrect API key provided.";
                 await new ApiError(401, "invalid_api_key", message).WriteAsync(http);
                 return;
             }
 
-            http.Items[TenantItem] = Encoding.UTF8.GetString(presented);
+            http.Items[TenantItem] = TenantId(digest);
         }
 
         await next(http);
     }
+
+    /// <summary>The tenant named by a key's digest: 96 bits of it, enough to never collide, useless for finding the key.</summary>
+    public static string TenantId(byte[] keyDigest) => "key-" + Convert.ToHexStringLower(keyDigest, 0, 12);
 
     public static string TenantOf(HttpContext http) => http.Items[TenantItem] as string ?? "anonymous";
 }

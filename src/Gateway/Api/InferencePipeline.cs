@@ -86,6 +86,11 @@ public sealed class InferencePipeline(
             return (new ApiError(400, "invalid_type", "The request body must be a JSON object."), null);
         }
 
+        if (JsonStrings.FindUndecodable(body) is { } textError)
+        {
+            return (textError, null);
+        }
+
         var (session, sessionError) = SessionIdentity.Resolve(http.Request, json, ApiKeyAuth.TenantOf(http));
         if (sessionError is not null)
         {
@@ -121,10 +126,13 @@ public sealed class InferencePipeline(
 
     private const string WorkerItem = "serving.worker";
 
+    /// <summary>The worker the pipeline chose for this request (set before YARP forwards it).</summary>
+    public static WorkerEntry ChosenWorker(HttpContext http) => (WorkerEntry)http.Items[WorkerItem]!;
+
     private async Task ForwardAsync(HttpContext http, Func<Task> next)
     {
         var call = (GenerateCall)http.Items[CallItem]!;
-        var worker = (WorkerEntry)http.Items[WorkerItem]!;
+        var worker = ChosenWorker(http);
         worker.BeginRequest();
         if (call.SessionKey is not null)
         {

@@ -61,6 +61,9 @@ public sealed class WorkerPoolOptions
     /// <summary>Use these worker base URLs instead of starting processes.</summary>
     public List<string> RemoteUrls { get; set; } = [];
 
+    /// <summary>The secret the remote workers were started with (their SERVING_WORKER_SECRET); required with RemoteUrls.</summary>
+    public string? RemoteSecret { get; set; }
+
     public int Slots { get; set; } = 8;
     public int ContextPerSlot { get; set; } = 2048;
 
@@ -88,6 +91,11 @@ public sealed class WorkerPoolOptions
             else if (!File.Exists(ModelPath)) yield return $"model file not found: {ModelPath}";
             if (string.IsNullOrWhiteSpace(WorkerPath)) yield return "Gateway:Workers:WorkerPath (--worker-path) is required";
             else if (!File.Exists(WorkerPath)) yield return $"worker executable not found: {WorkerPath}";
+        }
+
+        if (RemoteUrls.Count > 0 && string.IsNullOrEmpty(RemoteSecret))
+        {
+            yield return "Gateway:Workers:RemoteSecret is required with RemoteUrls: remote workers answer only callers that present their secret";
         }
 
         foreach (var url in RemoteUrls.Where(u => !Uri.TryCreate(u, UriKind.Absolute, out _)))

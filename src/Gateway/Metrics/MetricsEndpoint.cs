@@ -19,7 +19,9 @@ public static class MetricsEndpoint
         {
             try
             {
-                return (w.Id, await client.GetStringAsync(w.Url + "/metrics", http.RequestAborted));
+                using var request = w.Request(HttpMethod.Get, "/metrics");
+                using var response = await client.SendAsync(request, http.RequestAborted);
+                return (w.Id, await response.EnsureSuccessStatusCode().Content.ReadAsStringAsync(http.RequestAborted));
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {

@@ -22,11 +22,12 @@ public sealed class SessionExpiry(IOptions<GatewayOptions> options, AffinityTabl
             {
                 foreach (var (session, workerId, generation) in affinity.Expire(idle))
                 {
-                    if (pool.Find(workerId) is { Url: { } url } worker && worker.Generation == generation)
+                    if (pool.Find(workerId) is { Url: not null } worker && worker.Generation == generation)
                     {
                         try
                         {
-                            await client.PostAsync(url + "/internal/sessions/end", new StringContent(session), stoppingToken);
+                            using var request = worker.Request(HttpMethod.Post, "/internal/sessions/end", new StringContent(session));
+                            using var response = await client.SendAsync(request, stoppingToken);
                         }
                         catch (HttpRequestException)
                         {

@@ -1,3 +1,4 @@
+using Serving.Scheduler.Contracts;
 using System.Collections.Concurrent;
 
 namespace Serving.Gateway.Supervision;
@@ -11,6 +12,17 @@ public sealed class WorkerEntry(string id)
     public string Id { get; } = id;
 
     public string? Url { get; set; }
+
+    /// <summary>What the worker checks on every call (<see cref="WorkerSecret"/>): new for each process started, configured for remote ones.</summary>
+    public string Secret { get; set; } = "";
+
+    /// <summary>A request to this worker carrying its secret.</summary>
+    public HttpRequestMessage Request(HttpMethod method, string path, HttpContent? content = null)
+    {
+        var request = new HttpRequestMessage(method, Url + path) { Content = content };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Secret);
+        return request;
+    }
 
     public volatile bool Ready;
 

@@ -41,7 +41,8 @@ public sealed class WorkerStatsPoller(IOptions<GatewayOptions> options, WorkerPo
         var generation = worker.Generation;
         try
         {
-            using var response = await client.GetAsync(worker.Url + "/stats", stop);
+            using var request = worker.Request(HttpMethod.Get, "/stats");
+            using var response = await client.SendAsync(request, stop);
             if (response.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable && generation == worker.Generation)
             {
                 _unhealthy[worker.Id] = _unhealthy.GetValueOrDefault(worker.Id) + 1;

@@ -1,3 +1,4 @@
+using Serving.Scheduler.Contracts;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -25,7 +26,9 @@ public sealed partial class WorkerSupervisor(IOptions<GatewayOptions> options, W
         {
             for (var i = 0; i < _options.RemoteUrls.Count; i++)
             {
-                pool.Add($"w{i}").Url = _options.RemoteUrls[i].TrimEnd('/');
+                var remote = pool.Add($"w{i}");
+                remote.Url = _options.RemoteUrls[i].TrimEnd('/');
+                remote.Secret = _options.RemoteSecret!;
             }
 
             return;
@@ -134,6 +137,9 @@ public sealed partial class WorkerSupervisor(IOptions<GatewayOptions> options, W
             psi.ArgumentList.Add(extra);
         }
 
+        // In the environment, not argv: other local users can read a process's arguments.
+        worker.Secret = WorkerSecret.Create();
+        psi.Environment[WorkerSecret.EnvironmentVariable] = worker.Secret;
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start dotnet for the worker");
         _processes.Set(worker.Id, process);
         process.ErrorDataReceived += (_, e) =>

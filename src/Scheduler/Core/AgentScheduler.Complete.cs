@@ -42,14 +42,13 @@ internal sealed partial class AgentScheduler
             }
 
             var session = turn.Session;
-            session.KvTokens.AddRange(chunk.Tokens);
+            _kv.Append(session, chunk.Tokens);
             session.ServedTokens += chunk.Tokens.Length;
             if (!chunk.IsDecode)
             {
                 turn.PrefillPosition += chunk.Tokens.Length;
             }
 
-            SyncBlocks(session);
             if (!progress.TryGetValue(chunk.RequestId, out var p))
             {
                 continue;
@@ -69,34 +68,11 @@ internal sealed partial class AgentScheduler
         }
     }
 
-    /// <summary>
-    /// A failed memory op means the session's KV is gone (the executor emptied the slot): it recomputes, never resumes
-    /// from wrong state. A drop cannot fail in a way that matters: the slot is emptied either way.
-    /// </summary>
+    /// <summary>A failed memory op reset the session's KV (see <see cref="Residency.KvResidency.ApplyResult"/>): its placed turn starts over.</summary>
     private void ApplyMemoryResult(MemoryOpResult outcome)
     {
-        if (outcome.Succeeded || outcome.Op is DropOp || !_sessions.TryGetValue(outcome.Op.SessionKey, out var session))
-        {
-            return;
-        }
-
-        if (outcome.Op is RestoreOp)
-        {
-            _restoreFailures++;
-        }
-
-        if (outcome.Op is ParkOp)
-        {
-            SetParked(session, null);
-        }
-        else
-        {
-            _recomputes++;
-        }
-
-        session.KvTokens.Clear();
-        SyncBlocks(session);
-        if (session.ActiveTurn is { Placed: true } turn)
+        if (_sessions.TryGetValue(outcome.Op.SessionKey, out var session) && _kv.ApplyResult(outcome, session)
+            && session.ActiveTurn is { Placed: true } turn)
         {
             turn.PrefillPosition = 0;
             turn.CachedTokens = 0;
@@ -127,7 +103,7 @@ internal sealed partial class AgentScheduler
             return; // Cancelled while waiting without a slot: it held nothing.
         }
 
-        var decision = _pausePolicy.OnPauseStart(new PauseContext(session.KvTokens.Count, session.PredictedPause, SlotPressure(), now, _blocks.Usage));
+        var decision = _pausePolicy.OnPauseStart(new PauseContext(session.KvTokens.Count, session.PredictedPause, SlotPressure(), now, _kv.Usage));
         if (decision.Action == PauseAction.Keep)
         {
             session.KeepUntil = decision.KeepUntil;
@@ -140,82 +116,21 @@ internal sealed partial class AgentScheduler
     }
 
     /// <summary>More turns wait than there are free slots: someone will need a paused session's slot.</summary>
-    private bool SlotPressure()
-    {
-        var free = 0;
-        foreach (var s in _slots)
-        {
-            if (s is null) free++;
-        }
-
-        return _waiting.Count > free;
-    }
+    private bool SlotPressure() => _waiting.Count > _kv.FreeSlots;
 
     /// <summary>Frees a resident session's slot (and with it its admission place) by parking or dropping its KV.</summary>
     private void Evict(SessionState session, PauseAction action)
     {
-        var slot = session.Slot!.Value;
         _pausedResident.Remove(session);
         session.KeepUntil = null;
-        if (action == PauseAction.Park && session.KvTokens.Count > 0)
-        {
-            _pendingOps.Add(new ParkOp(session.Key, slot, session.EntryId));
-            SetParked(session, session.EntryId);
-            _parks++;
-        }
-        else
-        {
-            _pendingOps.Add(new DropOp(session.Key, slot, null));
-            session.KvTokens.Clear();
-            _drops++;
-        }
-
-        Vacate(session);
-        SyncBlocks(session);
+        _kv.Evict(session, park: action == PauseAction.Park);
     }
 
     /// <summary>Frees everything of a session and forgets it.</summary>
     private void Forget(SessionState session)
     {
-        if (session.Slot is not null || session.ParkedEntry is not null)
-        {
-            _pendingOps.Add(new DropOp(session.Key, session.Slot, session.ParkedEntry));
-        }
-
-        if (session.Slot is not null)
-        {
-            Vacate(session);
-        }
-
-        SetParked(session, null);
-        session.KvTokens.Clear();
-        SyncBlocks(session);
+        _kv.Release(session);
         _pausedResident.Remove(session);
         _sessions.Remove(session.Key);
-    }
-
-    private void DiscardParked(SessionState session)
-    {
-        if (session.ParkedEntry is { } entry)
-        {
-            _pendingOps.Add(new DropOp(session.Key, null, entry));
-            SetParked(session, null);
-        }
-    }
-
-    /// <summary>Resident sessions hold exactly the blocks their tokens need; parked and dropped ones hold none.</summary>
-    private void SyncBlocks(SessionState session)
-    {
-        var needed = session.Slot is null ? 0 : _blocks.BlocksFor(session.KvTokens.Count);
-        if (needed < session.Blocks.Count)
-        {
-            _blocks.Release(session.Blocks.GetRange(needed, session.Blocks.Count - needed));
-            session.Blocks.RemoveRange(needed, session.Blocks.Count - needed);
-        }
-        else if (needed > session.Blocks.Count && !_blocks.TryAllocate(needed - session.Blocks.Count, session.Blocks))
-        {
-            // Cannot happen while each slot stays within its context: the pool has exactly slots × context tokens.
-            throw new InvalidOperationException($"KV block accounting overflow for session {session.Key}");
-        }
     }
 }

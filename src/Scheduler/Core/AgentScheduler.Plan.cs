@@ -1,6 +1,7 @@
 using Serving.Scheduler.Contracts;
 using Serving.Scheduler.Levels;
 using Serving.Scheduler.Pauses;
+using Serving.Scheduler.Residency;
 
 namespace Serving.Scheduler.Core;
 
@@ -10,13 +11,12 @@ internal sealed partial class AgentScheduler
     {
         var now = _time.GetUtcNow();
         var stepId = ++_stepId;
-        _admission.Tick(now, _blocks.Usage, _queuedPromptTokens > _options.Admission.QueueOverloadTokens);
+        _admission.Tick(now, _kv.Usage, _queuedPromptTokens > _options.Admission.QueueOverloadTokens);
         ExpireIdleSessions(now);
         ApplyKeepDeadlines(now);
-        PlaceWaitingTurns(now, stepId);
-        var ops = _pendingOps.ToList();
-        _pendingOps.Clear();
-        var chunks = ComposeBatch(now, stepId);
+        PlaceWaitingTurns(now);
+        var ops = _kv.TakeOps();
+        var chunks = ComposeBatch(now);
         return new BatchPlan(stepId, ops, chunks);
     }
 
@@ -44,7 +44,7 @@ internal sealed partial class AgentScheduler
     /// Gives waiting turns a slot. A session that kept its slot through the pause gets it back at once (it holds its
     /// place, and its agent is waiting); the others go best first while a slot can be had.
     /// </summary>
-    private void PlaceWaitingTurns(DateTimeOffset now, long stepId)
+    private void PlaceWaitingTurns(DateTimeOffset now)
     {
         if (_waiting.Count == 0)
         {
@@ -53,7 +53,7 @@ internal sealed partial class AgentScheduler
 
         foreach (var turn in _waiting.Where(t => t.Session.Slot is not null).ToList())
         {
-            Place(turn, turn.Session.Slot!.Value, stepId);
+            Place(turn, turn.Session.Slot!.Value);
         }
 
         // Finding the best turn is the costly part; skip it when no slot could be had anyway.
@@ -61,7 +61,7 @@ internal sealed partial class AgentScheduler
         {
             var turn = BestWaiting(now);
             var slot = AcquireSlot();
-            Place(turn, slot, stepId);
+            Place(turn, slot);
         }
     }
 
@@ -93,18 +93,14 @@ internal sealed partial class AgentScheduler
     /// A slot can be had: a free one while the AIMD window has room (occupied slots are the places held), or one a
     /// kept session gives up.
     /// </summary>
-    private bool CanAcquireSlot() => _pausedResident.Count > 0 || (_residentSessions < _slots.Length && _residentSessions < _admission.Window);
+    private bool CanAcquireSlot() => _pausedResident.Count > 0 || (_kv.FreeSlots > 0 && _kv.Resident < _admission.Window);
 
     /// <summary>A free slot within the window, or one taken from the kept session the policy evicts first.</summary>
     private int AcquireSlot()
     {
-        if (_residentSessions < _admission.Window)
+        if (_kv.Resident < _admission.Window && _kv.FreeSlot() is { } free)
         {
-            var free = Array.IndexOf(_slots, null);
-            if (free >= 0)
-            {
-                return free;
-            }
+            return free;
         }
 
         var now = _time.GetUtcNow();
@@ -116,47 +112,11 @@ internal sealed partial class AgentScheduler
         return freed;
     }
 
-    /// <summary>Puts a turn into its slot: restores or truncates the session's KV to what the new prompt shares.</summary>
-    private void Place(TurnInFlight turn, int slot, long stepId)
+    /// <summary>Puts a turn into its slot, holding as much of its prompt's KV as can be had (see <see cref="KvResidency.Load"/>).</summary>
+    private void Place(TurnInFlight turn, int slot)
     {
-        var session = turn.Session;
         Unqueue(turn);
-        var prompt = turn.Request.PromptTokens;
-        var common = CommonPrefix(session, prompt);
-        // At least one prompt token must be computed: its logits give the first output token.
-        common = Math.Min(common, prompt.Length - 1);
-
-        if (session.Slot is null)
-        {
-            Occupy(session, slot);
-            if (session.ParkedEntry is { } entry && common > 0)
-            {
-                // The restore runs before this step's batch; if it fails, the executor skips the slot's chunks and
-                // Complete re-plans the turn from an empty slot (no step is lost waiting for the restore's result).
-                _pendingOps.Add(new RestoreOp(session.Key, entry, slot));
-                SetParked(session, null);
-                _restores++;
-            }
-            else
-            {
-                DiscardParked(session);
-                if (session.KvTokens.Count > 0)
-                {
-                    _recomputes++;
-                }
-
-                session.KvTokens.Clear();
-                common = SharePrefix(session, slot, prompt);
-            }
-        }
-
-        if (common < session.KvTokens.Count)
-        {
-            _pendingOps.Add(new TruncateOp(session.Key, slot, common));
-            session.KvTokens.RemoveRange(common, session.KvTokens.Count - common);
-        }
-
-        SyncBlocks(session);
+        var common = _kv.Load(turn.Session, slot, turn.Request.PromptTokens);
         turn.Placed = true;
         turn.Slot = slot;
         turn.PrefillPosition = common;
@@ -165,47 +125,8 @@ internal sealed partial class AgentScheduler
         _running.Add(turn);
     }
 
-    /// <summary>Below this many shared tokens, copying a whole sequence costs more than prefilling them.</summary>
-    private const int MinSharedPrefix = 64;
-
-    /// <summary>
-    /// A session starting from nothing may copy the KV of a resident session of the same scope (tenant) that starts
-    /// with the same tokens — typically the agent framework's system prompt and tool list. llama.cpp can only copy a
-    /// whole sequence between non-unified slots, so the copy is truncated to the shared prefix.
-    /// </summary>
-    private int SharePrefix(SessionState session, int slot, int[] prompt)
-    {
-        SessionState? donor = null;
-        var best = MinSharedPrefix - 1;
-        foreach (var candidate in _slots)
-        {
-            // A donor restored earlier in this step is fine: its restore runs first, and a copy from a slot whose
-            // restore failed fails too (the executor guarantees it), which resets only the copying session.
-            if (candidate is null || candidate == session || candidate.Salt != session.Salt || candidate.KvTokens.Count <= best)
-            {
-                continue;
-            }
-
-            var shared = Math.Min(CommonPrefix(candidate, prompt), prompt.Length - 1);
-            if (shared > best)
-            {
-                (donor, best) = (candidate, shared);
-            }
-        }
-
-        if (donor is null)
-        {
-            return 0;
-        }
-
-        _pendingOps.Add(new CopyOp(session.Key, donor.Slot!.Value, slot));
-        session.KvTokens.AddRange(donor.KvTokens.GetRange(0, donor.KvTokens.Count));
-        _prefixShares++;
-        return best; // Place truncates the copy to this length.
-    }
-
     /// <summary>All running decodes (one token each), then prefill chunks by level within the step's token budget.</summary>
-    private List<PlannedChunk> ComposeBatch(DateTimeOffset now, long stepId)
+    private List<PlannedChunk> ComposeBatch(DateTimeOffset now)
     {
         var chunks = new List<PlannedChunk>();
         var budget = Math.Min(_options.MaxBatchTokens, _engine.MaxBatchTokens);

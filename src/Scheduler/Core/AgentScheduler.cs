@@ -1,15 +1,16 @@
-using Serving.Cache.Blocks;
 using Serving.Cache.Prefix;
 using Serving.Scheduler.Admission;
 using Serving.Scheduler.Contracts;
 using Serving.Scheduler.Pauses;
+using Serving.Scheduler.Residency;
 
 namespace Serving.Scheduler.Core;
 
 /// <summary>
 /// The scheduler for one engine: MLFQ (or FCFS) over turns, sessions kept, parked or dropped across tool pauses,
 /// AIMD admission. See <see cref="IAgentScheduler"/> for the calling contract. This file holds the entry points;
-/// planning and completion are in the partial files beside it.
+/// planning and completion are in the partial files beside it. Where KV lives (slots, blocks, parked entries, prefix
+/// reuse, the memory ops that move it) is <see cref="KvResidency"/>'s business; this class orders and budgets.
 /// <para>
 /// Session lifecycle (README "Session lifecycle"): a session holds an admission place exactly while it holds a slot —
 /// running, waiting in its own kept slot, or kept resident in a pause. Parked, dropped and idle sessions hold no place
@@ -24,26 +25,22 @@ internal sealed partial class AgentScheduler : IAgentScheduler
     private readonly IPausePolicy _pausePolicy;
     private readonly PausePredictor _predictor;
     private readonly AimdAdmission _admission;
-    private readonly BlockPool _blocks;
+    private readonly KvResidency _kv;
     private readonly bool _mlfq;
 
     private readonly Dictionary<string, SessionState> _sessions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TurnInFlight> _turns = new(StringComparer.Ordinal);
     private readonly List<TurnInFlight> _waiting = [];
     private readonly List<TurnInFlight> _running = [];
-    private readonly SessionState?[] _slots;
     /// <summary>Resident sessions in a pause: the only candidates for eviction, so eviction never scans all sessions.</summary>
     private readonly HashSet<SessionState> _pausedResident = [];
-    private readonly List<MemoryOp> _pendingOps = [];
 
     private long _stepId;
     private long _sequence;
     private long _queuedPromptTokens;
-    private int _residentSessions;
-    private int _parkedSessions;
     /// <summary>Idle-expiry candidates by last activity; stale entries (the session was active since) are skipped.</summary>
     private readonly PriorityQueue<SessionState, DateTimeOffset> _idleOrder = new();
-    private long _parks, _restores, _restoreFailures, _drops, _recomputes, _preemptions, _rejections, _prefixShares;
+    private long _preemptions, _rejections;
 
     public AgentScheduler(SchedulerOptions options, EngineShape engine, TimeProvider time, IPausePolicy pausePolicy)
     {
@@ -60,8 +57,7 @@ internal sealed partial class AgentScheduler : IAgentScheduler
         _mlfq = options.Scheduling == SchedulingPolicies.Mlfq;
         _predictor = new PausePredictor(options.DefaultPausePrediction);
         _admission = new AimdAdmission(options.Admission, time.GetUtcNow());
-        _blocks = new BlockPool(Math.Max(1, engine.SlotCount * engine.ContextPerSlot / options.BlockSize), options.BlockSize);
-        _slots = new SessionState?[engine.SlotCount];
+        _kv = new KvResidency(engine.SlotCount, engine.ContextPerSlot, options.BlockSize);
     }
 
     public SubmitResult Submit(TurnRequest turn)
@@ -102,7 +98,7 @@ internal sealed partial class AgentScheduler : IAgentScheduler
         var endedPause = EndPause(session, now);
         var inFlight = new TurnInFlight(turn, session, now, ++_sequence)
         {
-            EstimatedUncached = turn.PromptTokens.Length - CommonPrefix(session, turn.PromptTokens),
+            EstimatedUncached = turn.PromptTokens.Length - _kv.CommonPrefix(session, turn.PromptTokens),
         };
         session.ActiveTurn = inFlight;
         Touch(session, now);
@@ -154,38 +150,20 @@ internal sealed partial class AgentScheduler : IAgentScheduler
         RunningTurns: _running.Count,
         WaitingTurns: _waiting.Count,
         Sessions: _sessions.Count,
-        ResidentSessions: _residentSessions,
-        ParkedSessions: _parkedSessions,
-        FreeSlots: _slots.Length - _residentSessions,
-        KvUsage: _blocks.Usage,
+        ResidentSessions: _kv.Resident,
+        ParkedSessions: _kv.Parked,
+        FreeSlots: _kv.FreeSlots,
+        KvUsage: _kv.Usage,
         AdmissionWindow: _admission.Window,
         QueuedPromptTokens: _queuedPromptTokens,
-        Counters: new SchedulerCounters(_parks, _restores, _restoreFailures, _drops, _recomputes, _preemptions, _rejections, _prefixShares));
+        Counters: new SchedulerCounters(_kv.Parks, _kv.Restores, _kv.RestoreFailures, _kv.Drops, _kv.Recomputes, _preemptions, _rejections, _kv.PrefixShares));
 
     /// <summary>Invariant checks for tests: slots, blocks and sessions agree (empty when all hold).</summary>
     internal IEnumerable<string> CheckInvariants()
     {
-        foreach (var problem in _blocks.CheckInvariants())
+        foreach (var problem in _kv.CheckInvariants(_sessions.Values, _engine.ContextPerSlot))
         {
             yield return problem;
-        }
-
-        for (var slot = 0; slot < _slots.Length; slot++)
-        {
-            if (_slots[slot] is { } s && s.Slot != slot)
-            {
-                yield return $"slot {slot} points at session {s.Key} which thinks it is in slot {s.Slot}";
-            }
-        }
-
-        if (_residentSessions != _slots.Count(s => s is not null))
-        {
-            yield return $"resident count {_residentSessions} disagrees with {_slots.Count(s => s is not null)} occupied slots";
-        }
-
-        if (_parkedSessions != _sessions.Values.Count(s => s.ParkedEntry is not null))
-        {
-            yield return $"parked count {_parkedSessions} disagrees with the sessions' parked entries";
         }
 
         foreach (var turn in _waiting)
@@ -193,25 +171,6 @@ internal sealed partial class AgentScheduler : IAgentScheduler
             if (!_turns.ContainsKey(turn.Request.RequestId) || turn.Session.ActiveTurn != turn)
             {
                 yield return $"waiting turn {turn.Request.RequestId} is orphaned";
-            }
-        }
-
-        var held = _sessions.Values.Sum(s => s.Blocks.Count);
-        if (held != _blocks.UsedBlocks)
-        {
-            yield return $"sessions hold {held} blocks but the pool has {_blocks.UsedBlocks} in use";
-        }
-
-        foreach (var s in _sessions.Values)
-        {
-            if (s.Slot is not null && s.ParkedEntry is not null)
-            {
-                yield return $"session {s.Key} is both resident and parked";
-            }
-
-            if (s.Slot is not null && s.KvTokens.Count > _engine.ContextPerSlot)
-            {
-                yield return $"session {s.Key} exceeds the slot context";
             }
         }
     }
@@ -228,20 +187,6 @@ internal sealed partial class AgentScheduler : IAgentScheduler
         var session = new SessionState(key, PrefixHash.Salt(scope ?? key), now) { Sequence = ++_sequence };
         _sessions[key] = session;
         return session;
-    }
-
-    private int CommonPrefix(SessionState session, int[] prompt) => CommonPrefix(session, prompt, session.Salt);
-
-    private int CommonPrefix(SessionState session, int[] prompt, ulong salt)
-    {
-        if (session.KvTokens.Count == 0)
-        {
-            return 0;
-        }
-
-        var held = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(session.KvTokens);
-        var chain = PrefixHash.Chain(held, _options.BlockSize, salt);
-        return PrefixHash.CommonPrefix(held, chain, prompt, _options.BlockSize, salt);
     }
 
     /// <summary>
@@ -288,24 +233,4 @@ internal sealed partial class AgentScheduler : IAgentScheduler
     /// <summary>An idle-order entry still describes the session: it is remembered, has no turn and was not touched since.</summary>
     private bool IsCurrentIdleEntry(SessionState session, DateTimeOffset touched) =>
         _sessions.TryGetValue(session.Key, out var live) && ReferenceEquals(live, session) && session.ActiveTurn is null && session.LastActivity == touched;
-
-    private void Occupy(SessionState session, int slot)
-    {
-        _slots[slot] = session;
-        session.Slot = slot;
-        _residentSessions++;
-    }
-
-    private void Vacate(SessionState session)
-    {
-        _slots[session.Slot!.Value] = null;
-        session.Slot = null;
-        _residentSessions--;
-    }
-
-    private void SetParked(SessionState session, string? entry)
-    {
-        _parkedSessions += (entry is null ? 0 : 1) - (session.ParkedEntry is null ? 0 : 1);
-        session.ParkedEntry = entry;
-    }
 }

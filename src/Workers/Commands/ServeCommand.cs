@@ -1,4 +1,5 @@
 using Serving.Workers.Engine;
+using Serving.Scheduler.Contracts;
 using Serving.Workers.Hosting;
 
 namespace Serving.Workers.Commands;
@@ -19,6 +20,13 @@ internal static class ServeCommand
             Console.Error.WriteLine("usage: Serving.Workers serve --model PATH [--port N] [--slots 8] [--ctx-per-slot 2048] [--threads N] " +
                                     "[--batch-tokens 512] [--scheduler mlfq|fcfs] [--pause-policy drop|keep|ttl|adaptive] [--host-pool-mb 512] " +
                                     "[--disk-spill-dir DIR --disk-spill-mb N] [--queue 1024]");
+            return 2;
+        }
+
+        if (settings.Secret is null)
+        {
+            Console.Error.WriteLine($"error: {WorkerSecret.EnvironmentVariable} is not set. A worker answers only the gateway that started it, which " +
+                                    "passes a random secret in that variable; to run one by hand, set it and send 'Authorization: Bearer <secret>'.");
             return 2;
         }
 

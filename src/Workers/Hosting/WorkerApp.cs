@@ -1,6 +1,7 @@
 using Prometheus;
 using Serving.Cache.Parking;
 using Serving.Scheduler;
+using Serving.Scheduler.Contracts;
 using Serving.Workers.Api;
 using Serving.Workers.Engine;
 using Serving.Workers.Metrics;
@@ -58,6 +59,23 @@ public sealed class WorkerApp : IAsyncDisposable
         // As in the gateway: no thread-pool hop per streamed chunk (nothing on the request path blocks).
         builder.WebHost.UseSockets(s => s.UnsafePreferInlineScheduling = true);
         var app = builder.Build();
+        if (settings.Secret is { } secret)
+        {
+            var digest = WorkerSecret.Digest(secret);
+            app.Use(async (http, next) =>
+            {
+                if (WorkerSecret.Matches(http.Request.Headers.Authorization, digest))
+                {
+                    await next(http);
+                    return;
+                }
+
+                http.Response.StatusCode = 401;
+                await http.Response.WriteAsJsonAsync(new OpenAiError(401, "invalid_worker_secret",
+                    "This is an internal worker endpoint: only its gateway may call it (Authorization: Bearer <worker secret>).").Body);
+            });
+        }
+
         var generate = new GenerateEndpoint(engine, service);
         app.MapPost("/internal/generate", generate.HandleAsync);
         app.MapPost("/internal/sessions/end", async (HttpContext http) =>

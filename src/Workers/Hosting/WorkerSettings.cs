@@ -1,5 +1,6 @@
 using Serving.Cache.Parking;
 using Serving.Scheduler;
+using Serving.Scheduler.Contracts;
 using Serving.Workers.Commands;
 
 namespace Serving.Workers.Hosting;
@@ -27,6 +28,12 @@ public sealed record WorkerSettings
     /// <summary>The gateway's process id: the worker stops when that process is gone.</summary>
     public int? ParentPid { get; init; }
 
+    /// <summary>
+    /// Every request must carry it (<see cref="WorkerSecret"/>). <c>serve</c> takes it from the environment and refuses
+    /// to start without one; null only for workers hosted in-process by tests.
+    /// </summary>
+    public string? Secret { get; init; }
+
     public static readonly IReadOnlyList<string> OptionNames =
         ["model", "host", "port", "slots", "ctx-per-slot", "threads", "batch-tokens", "scheduler", "pause-policy", "host-pool-mb", "disk-spill-dir", "disk-spill-mb", "queue", "idle-timeout-s", "parent-pid"];
 
@@ -51,6 +58,7 @@ public sealed record WorkerSettings
             QueueCapacity = o.GetInt("queue", 1024, 1, 1 << 20),
             ParentPid = o.Values.ContainsKey("parent-pid") ? o.GetInt("parent-pid", 0, 1, int.MaxValue) : null,
             SessionIdleTimeout = TimeSpan.FromSeconds(o.GetInt("idle-timeout-s", (int)new SchedulerOptions().SessionIdleTimeout.TotalSeconds, 1, int.MaxValue)),
+            Secret = Environment.GetEnvironmentVariable(WorkerSecret.EnvironmentVariable) is { Length: > 0 } secret ? secret : null,
         };
         errors.AddRange(o.Errors);
         if (settings.ModelPath.Length == 0)

@@ -36,6 +36,8 @@ public sealed class HostileRequestTests(GatewayFixture gateway)
         new Case("missing role", Chat, With("{'model':'tiny','messages':[{'content':'hi'}]}"), 400, "missing_required_parameter"),
         new Case("role number", Chat, With("{'model':'tiny','messages':[{'role':1,'content':'hi'}]}"), 400, "invalid_type"),
         new Case("missing content", Chat, With("{'model':'tiny','messages':[{'role':'user'}]}"), 400, "missing_required_parameter"),
+        new Case("lone surrogate in content", Chat, With("{'model':'tiny','messages':[{'role':'user','content':'a\\ud800b'}]}"), 400, "invalid_value"),
+        new Case("lone surrogate in a name", Chat, With("{'model':'tiny','\\udc00':1,'messages':[{'role':'user','content':'hi'}]}"), 400, "invalid_value"),
         new Case("content number", Chat, With("{'model':'tiny','messages':[{'role':'user','content':42}]}"), 400, "invalid_type"),
         new Case("image part", Chat, With("{'model':'tiny','messages':[{'role':'user','content':[{'type':'image_url','image_url':{'url':'x'}}]}]}"), 400, "invalid_value"),
         new Case("tool without id", Chat, With("{'model':'tiny','messages':[{'role':'tool','content':'r'}]}"), 400, "missing_required_parameter"),

@@ -12,6 +12,48 @@ namespace Serving.Gateway.Tests.Unit;
 
 public sealed class GatewayUnitTests
 {
+    [Theory]
+    [InlineData("Bearer sk-tenant-one", 200)]
+    [InlineData("Bearer sk-tenant-two", 200)]
+    [InlineData("Bearer sk-tenant-on", 401)]
+    [InlineData("Bearer sk-tenant-one-and-more", 401)]
+    [InlineData("Bearer ", 401)]
+    [InlineData("", 401)]
+    public async Task ApiKeyAuth_KeysComparedAsDigests_TenantIdNeverHoldsTheKey(string authorization, int status)
+    {
+        var auth = new ApiKeyAuth(Options.Create(new GatewayOptions { ApiKeys = ["sk-tenant-one", "sk-tenant-two"] }));
+        var http = new DefaultHttpContext { RequestServices = new ServiceCollection().AddLogging().BuildServiceProvider() };
+        http.Request.Path = "/v1/chat/completions";
+        http.Request.Headers.Authorization = authorization;
+        http.Response.Body = new MemoryStream();
+        var passed = false;
+        await auth.InvokeAsync(http, _ => { passed = true; return Task.CompletedTask; });
+
+        Assert.Equal((status, status == 200), (http.Response.StatusCode, passed));
+        if (passed)
+        {
+            var tenant = ApiKeyAuth.TenantOf(http);
+            Assert.StartsWith("key-", tenant);
+            Assert.DoesNotContain("tenant", tenant);
+        }
+    }
+
+    [Theory]
+    [InlineData("{\"a\":\"x\\ud800\"}", false)]
+    [InlineData("{\"a\":\"\\udc00x\"}", false)]
+    [InlineData("{\"\\ud800\":1}", false)]
+    [InlineData("{\"a\":\"\\ud83d\\ude00 ok\"}", true)]
+    [InlineData("{\"a\":[\"plain\",{\"b\":\"é\"}]}", true)]
+    public void JsonStrings_UnpairedSurrogateEscapes_AreFoundAndPairsPass(string json, bool decodable)
+    {
+        var error = JsonStrings.FindUndecodable(System.Text.Encoding.UTF8.GetBytes(json));
+        Assert.Equal(decodable, error is null);
+        if (error is not null)
+        {
+            Assert.Equal((400, "invalid_value"), (error.Status, error.Code));
+        }
+    }
+
     [Fact]
     public void MetricsMerger_TwoWorkers_EachFamilyOnceWithWorkerLabels()
     {

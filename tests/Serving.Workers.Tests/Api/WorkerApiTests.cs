@@ -12,13 +12,15 @@ public sealed class WorkerApiTests : IAsyncLifetime
 {
     private const string ToolCall = "Checking.\n<tool_call>\n{\"name\": \"list_files\", \"arguments\": {\"path\": \"src\"}}\n</tool_call>";
     private readonly SimulatedEngine _engine = new(slots: 2, contextPerSlot: 4096) { Script = ToolCall };
+    private static readonly string Secret = WorkerSecret.Create();
     private WorkerApp _worker = null!;
     private HttpClient _http = null!;
 
     public async Task InitializeAsync()
     {
-        _worker = await WorkerApp.StartAsync(new WorkerSettings { ModelPath = "simulated", Port = 0, HostPoolBytes = 16 << 20 }, _engine);
+        _worker = await WorkerApp.StartAsync(new WorkerSettings { ModelPath = "simulated", Port = 0, HostPoolBytes = 16 << 20, Secret = Secret }, _engine);
         _http = new HttpClient { BaseAddress = new Uri(_worker.Url) };
+        _http.DefaultRequestHeaders.Authorization = new("Bearer", Secret);
     }
 
     private static GenerateCall Call(bool stream, string? tools = """[{"type":"function","function":{"name":"list_files","parameters":{"type":"object"}}}]""") => new()
@@ -80,6 +82,37 @@ public sealed class WorkerApiTests : IAsyncLifetime
         var choice = json.RootElement.GetProperty("choices")[0];
         Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
         Assert.Equal(ToolCall, choice.GetProperty("message").GetProperty("content").GetString());
+    }
+
+    [Theory]
+    [InlineData("POST", "/internal/generate", null)]
+    [InlineData("POST", "/internal/generate", "Bearer wrong")]
+    [InlineData("POST", "/internal/sessions/end", "Bearer ")]
+    [InlineData("GET", "/stats", null)]
+    [InlineData("GET", "/metrics", "Basic abc")]
+    [InlineData("GET", "/health", "Bearer 0")]
+    public async Task AnyEndpoint_WithoutTheWorkerSecret_Returns401(string method, string path, string? authorization)
+    {
+        using var stranger = new HttpClient { BaseAddress = new Uri(_worker.Url) };
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (method == "POST") request.Content = JsonContent.Create(Call(stream: false), options: GenerateCall.JsonOptions);
+        if (authorization is not null) request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        using var response = await stranger.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("invalid_worker_secret", json.RootElement.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Theory]
+    [InlineData("", false)]
+    [InlineData("Bearer", false)]
+    [InlineData("bearer SECRET", false)]
+    [InlineData("Bearer SECRE", false)]
+    [InlineData("Bearer SECRETX", false)]
+    [InlineData("Bearer SECRET", true)]
+    public void Matches_ComparesWholeSecretsOfAnyLengthAsDigests(string header, bool expected)
+    {
+        Assert.Equal(expected, WorkerSecret.Matches(header, WorkerSecret.Digest("SECRET")));
     }
 
     [Fact]
