@@ -6,7 +6,8 @@ using Serving.Gateway.Configuration;
 namespace Serving.Gateway.Api;
 
 /// <summary>
-/// Bearer API keys on every /v1 route (vLLM leaves some routes open; we do not). The key also names the tenant that
+/// Bearer API keys on every /v1 route (vLLM leaves some routes open; we do not), and <c>Gateway:MetricsKey</c> on
+/// /metrics when set. The key also names the tenant that
 /// scopes sessions. Without configured keys the server is open and every caller is the "anonymous" tenant.
 /// Keys are held and compared only as SHA-256 digests, every configured key each time and in constant time, so
 /// neither a key's length nor how much of it a guess matched shows in the response time; the tenant id is a prefix
@@ -15,23 +16,19 @@ namespace Serving.Gateway.Api;
 public sealed class ApiKeyAuth(IOptions<GatewayOptions> options)
 {
     private const string TenantItem = "serving.tenant";
-    private readonly byte[][] _digests = options.Value.ApiKeys.Select(k => SHA256.HashData(Encoding.UTF8.GetBytes(k))).ToArray();
+    private readonly byte[][] _digests = options.Value.ApiKeys.Select(Digest).ToArray();
+    private readonly byte[][] _metricsDigest = options.Value.MetricsKey is { Length: > 0 } key ? [Digest(key)] : [];
 
     public async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
-        if (!http.Request.Path.StartsWithSegments("/v1"))
-        {
-            await next(http);
-            return;
-        }
-
-        if (_digests.Length > 0)
+        var keys = http.Request.Path.StartsWithSegments("/v1") ? _digests : http.Request.Path.StartsWithSegments("/metrics") ? _metricsDigest : [];
+        if (keys.Length > 0)
         {
             var header = http.Request.Headers.Authorization.ToString();
             var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "";
-            var digest = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
+            var digest = Digest(presented);
             var match = false;
-            foreach (var key in _digests)
+            foreach (var key in keys)
             {
                 match |= CryptographicOperations.FixedTimeEquals(key, digest);
             }
@@ -48,6 +45,8 @@ public sealed class ApiKeyAuth(IOptions<GatewayOptions> options)
 
         await next(http);
     }
+
+    private static byte[] Digest(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
     /// <summary>The tenant named by a key's digest: 96 bits of it, enough to never collide, useless for finding the key.</summary>
     public static string TenantId(byte[] keyDigest) => "key-" + Convert.ToHexStringLower(keyDigest, 0, 12);

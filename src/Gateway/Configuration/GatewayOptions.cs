@@ -9,6 +9,9 @@ public sealed class GatewayOptions
     /// <summary>Accepted API keys. Empty = no authentication (local use only).</summary>
     public List<string> ApiKeys { get; set; } = [];
 
+    /// <summary>When set, GET /metrics needs <c>Authorization: Bearer</c> this key (Prometheus: <c>authorization.credentials</c>).</summary>
+    public string? MetricsKey { get; set; }
+
     /// <summary>Largest accepted request body; larger bodies get 413.</summary>
     public long MaxBodyBytes { get; set; } = 4L << 20;
 

@@ -39,6 +39,22 @@ public sealed class GatewayUnitTests
     }
 
     [Theory]
+    [InlineData("/metrics", "Bearer scrape-key", 200)]
+    [InlineData("/metrics", "Bearer sk-tenant-one", 401)]
+    [InlineData("/metrics", "", 401)]
+    [InlineData("/health/ready", "", 200)]
+    public async Task ApiKeyAuth_MetricsKeySet_MetricsNeedItAndNothingElse(string path, string authorization, int status)
+    {
+        var auth = new ApiKeyAuth(Options.Create(new GatewayOptions { ApiKeys = ["sk-tenant-one"], MetricsKey = "scrape-key" }));
+        var http = new DefaultHttpContext { RequestServices = new ServiceCollection().AddLogging().BuildServiceProvider() };
+        http.Request.Path = path;
+        http.Request.Headers.Authorization = authorization;
+        http.Response.Body = new MemoryStream();
+        await auth.InvokeAsync(http, _ => Task.CompletedTask);
+        Assert.Equal(status, http.Response.StatusCode);
+    }
+
+    [Theory]
     [InlineData("{\"a\":\"x\\ud800\"}", false)]
     [InlineData("{\"a\":\"\\udc00x\"}", false)]
     [InlineData("{\"\\ud800\":1}", false)]
