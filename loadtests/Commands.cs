@@ -131,20 +131,19 @@ internal static class Commands
     {
         var paths = RepoPaths.Find();
         if (paths is null) return Fail("build the solution first (scripts/setup.sh Release)");
-        if (paths.LlamaServer is null) return Fail("no llama-server in .peer/bin: run scripts/build-peer.sh (about 8 minutes)");
+        if (paths.LlamaServer is null) return Fail(RepoPaths.NoPeer);
         var model = modelPath ?? paths.EnsureModel("base125m");
-        const int slots = 8, contextPerSlot = 2048;
+        var shape = new ServiceShape(Slots: 8, ContextPerSlot: 2048, Threads: threads);
+        var runner = new CompareRunner(paths.GatewayDll, paths.WorkerDll, paths.LlamaServer, model, shape, Console.Error);
+        var configs = ServerConfig.ParseList($"mlfq+adaptive,{ServerConfig.PeerName}");
         var samples = new Dictionary<string, (List<ProbeSample> Short, List<ProbeSample> Long)> { ["ours"] = ([], []), ["llama-server"] = ([], []) };
         var cpu = new List<PerTokenCpu>();
         for (var round = 0; round < rounds; round++)
         {
             foreach (var server in samples.Keys)
             {
-                Console.Error.WriteLine($"== round {round + 1}/{rounds}, {server}: {slots} slots × {contextPerSlot}, {threads} threads, alone on the machine");
-                await using var service = server == "ours"
-                    ? await ServiceProcess.StartAsync(paths.GatewayDll, paths.WorkerDll, model, "mlfq", "adaptive",
-                        ["--slots", $"{slots}", "--ctx-per-slot", $"{contextPerSlot}", "--threads", $"{threads}"], TimeSpan.FromMinutes(3))
-                    : await ServiceProcess.StartPeerAsync(paths.LlamaServer, model, slots, contextPerSlot, threads, TimeSpan.FromMinutes(3));
+                Console.Error.WriteLine($"== round {round + 1}/{rounds}, {server}: {shape.Describe()}, alone on the machine");
+                await using var service = await runner.StartServerAsync(configs[server == "ours" ? 0 : 1]);
                 using var http = ReplayHarness.CreateClient(service.Url, TimeSpan.FromMinutes(5));
                 var seed = Random.Shared.Next();
                 var before = server == "ours" ? await PerTokenCpu.ScrapeAsync(http) : null;

@@ -21,6 +21,9 @@ internal sealed record RepoPaths(string Root, string GatewayDll, string WorkerDl
         return null;
     }
 
+    /// <summary>What to say when <see cref="LlamaServer"/> is missing.</summary>
+    public const string NoPeer = "no llama-server in .peer/bin: run scripts/build-peer.sh (about 8 minutes)";
+
     /// <summary>llama.cpp's server built by scripts/build-peer.sh, or null when it has not been built.</summary>
     public string? LlamaServer => File.Exists(Path.Combine(Root, ".peer", "bin", "llama-server")) ? Path.Combine(Root, ".peer", "bin", "llama-server") : null;
 

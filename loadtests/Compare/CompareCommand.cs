@@ -57,7 +57,7 @@ internal static class CompareCommand
             }
 
             if (fixedWorkload is not null && p.GetValue(rates) is not null) return Commands.Fail("--rates needs a generated workload (leave out --workload)");
-            if (list.Any(c => c.IsPeer) && paths.LlamaServer is null) return Commands.Fail("no llama-server in .peer/bin: run scripts/build-peer.sh (about 8 minutes)");
+            if (list.Any(c => c.IsPeer) && paths.LlamaServer is null) return Commands.Fail(RepoPaths.NoPeer);
             var shape = chosen.Shape with { Slots = p.GetValue(slots) ?? chosen.Shape.Slots, Threads = p.GetValue(threads) ?? chosen.Shape.Threads };
             if (shape.Slots < 1 || shape.Threads < 1) return Commands.Fail("--slots and --threads must be at least 1");
             var modelPath = p.GetValue(model) ?? paths.EnsureModel(chosen.ModelKind);

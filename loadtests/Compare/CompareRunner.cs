@@ -27,7 +27,7 @@ public sealed class CompareRunner(string gatewayDll, string workerDll, string? l
     public async Task<ReplayResult> RunOneAsync(AgentWorkload workload, ServerConfig config, TimeSpan limit)
     {
         output.WriteLine($"== {config.Name}: starting ({shape.Describe()})");
-        await using var service = await StartAsync(config);
+        await using var service = await StartServerAsync(config);
         using var http = ReplayHarness.CreateClient(service.Url, TimeSpan.FromMinutes(10));
         using var sampling = new CancellationTokenSource();
         var samples = new List<(double, double)>();
@@ -45,7 +45,8 @@ public sealed class CompareRunner(string gatewayDll, string workerDll, string? l
         return result with { KvUsage = samples };
     }
 
-    private Task<ServiceProcess> StartAsync(ServerConfig config)
+    /// <summary>Starts one configuration with this runner's model and shape; ready when the task completes.</summary>
+    public Task<ServiceProcess> StartServerAsync(ServerConfig config)
     {
         if (!config.IsPeer)
         {
@@ -53,7 +54,7 @@ public sealed class CompareRunner(string gatewayDll, string workerDll, string? l
         }
 
         return llamaServer is null
-            ? throw new InvalidOperationException("no llama-server in .peer/bin: run scripts/build-peer.sh (about 8 minutes)")
+            ? throw new InvalidOperationException(RepoPaths.NoPeer)
             : ServiceProcess.StartPeerAsync(llamaServer, model, shape.Slots, shape.ContextPerSlot, shape.Threads, TimeSpan.FromMinutes(3), peerTemplate);
     }
 

@@ -31,9 +31,9 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// </summary>
     public static Task<ServiceProcess> StartPeerAsync(string llamaServer, string model, int slots, int contextPerSlot, int threads, TimeSpan timeout, string? chatTemplate = null)
     {
-        var url = $"http://127.0.0.1:{FreePort()}";
-        var port = new Uri(url).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        string[] args = ["-m", model, "-np", $"{slots}", "-c", $"{slots * contextPerSlot}", "-t", $"{threads}", "--host", "127.0.0.1", "--port", port,
+        var port = FreePort();
+        var url = $"http://127.0.0.1:{port}";
+        string[] args = ["-m", model, "-np", $"{slots}", "-c", $"{slots * contextPerSlot}", "-t", $"{threads}", "--host", "127.0.0.1", "--port", $"{port}",
             .. chatTemplate is null ? Array.Empty<string>() : ["--chat-template-file", chatTemplate]];
         // It logs every request on stderr: not echoed.
         return StartAsync(llamaServer, args, url, "/health", "llama-server", echoErrors: false, timeout);

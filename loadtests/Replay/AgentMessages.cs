@@ -28,8 +28,6 @@ internal static class AgentMessages
 
     public static JsonArray Tools() => (JsonArray)ToolDefinitions.DeepClone();
 
-    public static JsonObject Answer(string text) => new() { ["role"] = "assistant", ["content"] = text };
-
     /// <summary>The answer before turn <paramref name="nextTurn"/>, calling that turn's tool (the model's own text kept as content).</summary>
     public static JsonObject ToolCall(string text, int nextTurn, AgentTurn next) => new()
     {

@@ -10,10 +10,9 @@ namespace Serving.LoadTests.Replay;
 
 /// <summary>
 /// Replays a workload against an OpenAI-compatible server over real HTTP: every session is a closed loop (ask,
-/// stream the answer, wait the tool pause, send the tool result, ask again) in the shape agent frameworks send:
-/// tools offered on every turn, the answer returned as an assistant message with <c>tool_calls</c>, the result as a
-/// <c>role: "tool"</c> message with its own X-Session-Id, and the last
-/// turn says X-Session-Final. TTFT and inter-token gaps are measured client-side from the SSE stream.
+/// stream the answer, wait the tool pause, send the tool result, ask again) with its own X-Session-Id, in the shape
+/// agent frameworks send: tools offered on every turn, the answer returned as an assistant message with
+/// <c>tool_calls</c>, the result as a <c>role: "tool"</c> message; the last turn says X-Session-Final. TTFT and inter-token gaps are measured client-side from the SSE stream.
 /// </summary>
 public sealed class ReplayHarness(HttpClient http, string model, TextWriter progress)
 {
@@ -103,8 +102,11 @@ public sealed class ReplayHarness(HttpClient http, string model, TextWriter prog
                     return new SessionRecord(session.Id, session.ArrivalSeconds, null, errors);
                 }
 
-                // As an agent framework does: the answer goes back as the assistant message that called the next tool.
-                messages.Add(final ? AgentMessages.Answer(record.Text) : AgentMessages.ToolCall(record.Text, t + 1, session.Turns[t + 1]));
+                if (!final)
+                {
+                    // As an agent framework does: the answer goes back as the assistant message that called the next tool.
+                    messages.Add(AgentMessages.ToolCall(record.Text, t + 1, session.Turns[t + 1]));
+                }
             }
 
             return new SessionRecord(session.Id, session.ArrivalSeconds, clock.Elapsed.TotalSeconds - session.ArrivalSeconds, errors);
@@ -127,12 +129,10 @@ public sealed class ReplayHarness(HttpClient http, string model, TextWriter prog
             ["stream_options"] = new JsonObject { ["include_usage"] = true },
             ["tools"] = AgentMessages.Tools(),
         };
-        using var request = CreateRequest(body, session, final);
-
         var start = clock.Elapsed.TotalSeconds;
         try
         {
-            using var response = await SendOnceMoreIfTheConnectionFailedAsync(request, body, session, final, ct);
+            using var response = await SendOnceMoreIfTheConnectionFailedAsync(body, session, final, ct);
             if (!response.IsSuccessStatusCode)
             {
                 var error = await response.Content.ReadAsStringAsync(ct);
@@ -148,13 +148,15 @@ public sealed class ReplayHarness(HttpClient http, string model, TextWriter prog
     }
 
     /// <summary>
-    /// A request that fails before any response (the server closed a pooled keep-alive connection as it was reused)
-    /// is sent once more on a new connection: the server never saw it, and the failure says nothing about serving.
+    /// A request that fails before any response header (mostly: the server closed a pooled keep-alive connection just
+    /// as it was reused) is sent once more on a new connection. A server that really failed fails the second attempt
+    /// too, and that is counted.
     /// </summary>
-    private async Task<HttpResponseMessage> SendOnceMoreIfTheConnectionFailedAsync(HttpRequestMessage request, JsonObject body, string session, bool final, CancellationToken ct)
+    private async Task<HttpResponseMessage> SendOnceMoreIfTheConnectionFailedAsync(JsonObject body, string session, bool final, CancellationToken ct)
     {
         try
         {
+            using var request = CreateRequest(body, session, final);
             return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
         }
         catch (HttpRequestException e) when (e.HttpRequestError is HttpRequestError.ResponseEnded or HttpRequestError.ConnectionError)

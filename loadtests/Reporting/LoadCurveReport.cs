@@ -24,8 +24,8 @@ public static class LoadCurveReport
             md.AppendLine(CultureInfo.InvariantCulture, $"## {point.Rate} sessions/s").AppendLine().AppendLine(ReportWriter.Table(point.Results));
         }
 
-        Curve(Path.Combine(folder, "load-curve-completion.png"), points, Completion, "Session completion time against load", "session completion (s)");
-        Curve(Path.Combine(folder, "load-curve-ttft.png"), points, Ttft, "Time to first token against load", "TTFT (s)");
+        Curve(Path.Combine(folder, "load-curve-completion.png"), points, Summary.Completion, "Session completion time against load", "session completion (s)");
+        Curve(Path.Combine(folder, "load-curve-ttft.png"), points, Summary.Ttft, "Time to first token against load", "TTFT (s)");
         var path = Path.Combine(folder, "report.md");
         File.WriteAllText(path, md.ToString());
         return path;
@@ -40,10 +40,10 @@ public static class LoadCurveReport
         md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var point in points)
         {
-            var (bc, bt) = (Completion(point.Results[0]), Ttft(point.Results[0]));
+            var (bc, bt) = (Summary.Completion(point.Results[0]), Summary.Ttft(point.Results[0]));
             foreach (var r in point.Results)
             {
-                var (c, t) = (Completion(r), Ttft(r));
+                var (c, t) = (Summary.Completion(r), Summary.Ttft(r));
                 md.AppendLine(CultureInfo.InvariantCulture,
                     $"| {point.Rate} | {r.Name} | {c.Count}/{r.Sessions.Count} | {r.Errors} | {r.Turns.Where(x => x.Error is null).Select(x => x.PromptTokens).DefaultIfEmpty().Average():F0} | {c.Mean:F2} | {c.P95:F2} | {t.Mean:F3} | {t.P95:F3} | {c.Mean / bc.Mean:F2} | {c.P95 / bc.P95:F2} | {t.Mean / bt.Mean:F2} |");
             }
@@ -51,10 +51,6 @@ public static class LoadCurveReport
 
         return md.ToString();
     }
-
-    public static Summary Completion(ReplayResult r) => Summary.Of(r.Sessions.Where(s => s.CompletionSeconds is not null).Select(s => s.CompletionSeconds!.Value));
-
-    public static Summary Ttft(ReplayResult r) => Summary.Of(r.Turns.Where(t => t.TtftSeconds is not null).Select(t => t.TtftSeconds!.Value));
 
     /// <summary>Mean (solid) and p95 (dashed) of one measure against rate, one colour per configuration.</summary>
     private static void Curve(string path, IReadOnlyList<LoadPoint> points, Func<ReplayResult, Summary> measure, string title, string y)

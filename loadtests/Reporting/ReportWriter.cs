@@ -30,10 +30,10 @@ public static class ReportWriter
         var md = new StringBuilder();
         md.AppendLine("Session completion time (arrival to last answer, tool pauses included):").AppendLine();
         md.AppendLine(Summary.Header);
-        foreach (var r in results) md.AppendLine(Completion(r).Row(r.Name));
+        foreach (var r in results) md.AppendLine(Summary.Completion(r).Row(r.Name));
         md.AppendLine().AppendLine("Time to first token per turn:").AppendLine();
         md.AppendLine(Summary.Header);
-        foreach (var r in results) md.AppendLine(Ttft(r).Row(r.Name));
+        foreach (var r in results) md.AppendLine(Summary.Ttft(r).Row(r.Name));
         md.AppendLine().AppendLine("| configuration | turns | errors (by status) | cached prompt share | output tok/s | wall (s) |").AppendLine("|---|---|---|---|---|---|");
         foreach (var r in results)
         {
@@ -45,20 +45,16 @@ public static class ReportWriter
         {
             md.AppendLine().AppendLine($"Ratios against {results[0].Name} (below 1 = faster):").AppendLine();
             md.AppendLine("| configuration | mean completion | p95 completion | mean TTFT | p95 TTFT |").AppendLine("|---|---|---|---|---|");
-            var baseC = Completion(results[0]);
-            var baseT = Ttft(results[0]);
+            var baseC = Summary.Completion(results[0]);
+            var baseT = Summary.Ttft(results[0]);
             foreach (var r in results.Skip(1))
             {
-                var c = Completion(r);
-                var t = Ttft(r);
+                var c = Summary.Completion(r);
+                var t = Summary.Ttft(r);
                 md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Name} | {c.Mean / baseC.Mean:F2} | {c.P95 / baseC.P95:F2} | {t.Mean / baseT.Mean:F2} | {t.P95 / baseT.P95:F2} |");
             }
         }
 
         return md.ToString();
     }
-
-    private static Summary Completion(ReplayResult r) => LoadCurveReport.Completion(r);
-
-    private static Summary Ttft(ReplayResult r) => LoadCurveReport.Ttft(r);
 }

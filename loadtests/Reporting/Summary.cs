@@ -1,4 +1,5 @@
 using HdrHistogram;
+using Serving.LoadTests.Replay;
 
 namespace Serving.LoadTests.Reporting;
 
@@ -23,6 +24,12 @@ public sealed record Summary(int Count, double Mean, double P50, double P95, dou
         double At(double p) => histogram.GetValueAtPercentile(p) / 1e6;
         return new Summary(count, histogram.GetMean() / 1e6, At(50), At(95), At(99));
     }
+
+    /// <summary>Completion time of the sessions that finished (arrival to last answer).</summary>
+    public static Summary Completion(ReplayResult r) => Of(r.Sessions.Where(s => s.CompletionSeconds is not null).Select(s => s.CompletionSeconds!.Value));
+
+    /// <summary>Time to first token of the turns that produced one.</summary>
+    public static Summary Ttft(ReplayResult r) => Of(r.Turns.Where(t => t.TtftSeconds is not null).Select(t => t.TtftSeconds!.Value));
 
     public string Row(string name) => $"| {name} | {Count} | {Mean:F3} | {P50:F3} | {P95:F3} | {P99:F3} |";
 

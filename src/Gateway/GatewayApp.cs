@@ -71,8 +71,7 @@ public static class GatewayApp
                 // client's credentials.
                 transform.Path = "/internal/generate";
                 transform.Query = new QueryTransformContext(new DefaultHttpContext().Request);
-                var worker = InferencePipeline.ChosenWorker(transform.HttpContext);
-                transform.ProxyRequest.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", worker.Secret);
+                transform.ProxyRequest.Headers.Authorization = InferencePipeline.ChosenWorker(transform.HttpContext).Authorization;
                 return ValueTask.CompletedTask;
             }));
 

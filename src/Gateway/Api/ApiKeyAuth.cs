@@ -1,7 +1,6 @@
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Options;
 using Serving.Gateway.Configuration;
+using Serving.Scheduler.Contracts;
 
 namespace Serving.Gateway.Api;
 
@@ -9,15 +8,14 @@ namespace Serving.Gateway.Api;
 /// Bearer API keys on every /v1 route (vLLM leaves some routes open; we do not), and <c>Gateway:MetricsKey</c> on
 /// /metrics when set. The key also names the tenant that
 /// scopes sessions. Without configured keys the server is open and every caller is the "anonymous" tenant.
-/// Keys are held and compared only as SHA-256 digests, every configured key each time and in constant time, so
-/// neither a key's length nor how much of it a guess matched shows in the response time; the tenant id is a prefix
-/// of the digest, so raw keys never reach session maps, worker calls, logs or metrics.
+/// Keys are held and compared only as digests (<see cref="SecretDigest"/>); the tenant id is a prefix of the
+/// digest, so raw keys never reach session maps, worker calls, logs or metrics.
 /// </summary>
 public sealed class ApiKeyAuth(IOptions<GatewayOptions> options)
 {
     private const string TenantItem = "serving.tenant";
-    private readonly byte[][] _digests = options.Value.ApiKeys.Select(Digest).ToArray();
-    private readonly byte[][] _metricsDigest = options.Value.MetricsKey is { Length: > 0 } key ? [Digest(key)] : [];
+    private readonly byte[][] _digests = options.Value.ApiKeys.Select(SecretDigest.Of).ToArray();
+    private readonly byte[][] _metricsDigest = options.Value.MetricsKey is { Length: > 0 } key ? [SecretDigest.Of(key)] : [];
 
     public async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
@@ -26,14 +24,8 @@ public sealed class ApiKeyAuth(IOptions<GatewayOptions> options)
         {
             var header = http.Request.Headers.Authorization.ToString();
             var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "";
-            var digest = Digest(presented);
-            var match = false;
-            foreach (var key in keys)
-            {
-                match |= CryptographicOperations.FixedTimeEquals(key, digest);
-            }
-
-            if (!match || presented.Length == 0)
+            var digest = SecretDigest.Of(presented);
+            if (!SecretDigest.MatchesAny(digest, keys) || presented.Length == 0)
             {
                 var message = header.Length == 0 ? "Missing API key: send Authorization: Bearer <key>." : "Incorrect API key provided.";
                 await new ApiError(401, "invalid_api_key", message).WriteAsync(http);
@@ -45,8 +37,6 @@ public sealed class ApiKeyAuth(IOptions<GatewayOptions> options)
 
         await next(http);
     }
-
-    private static byte[] Digest(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
     /// <summary>The tenant named by a key's digest: 96 bits of it, enough to never collide, useless for finding the key.</summary>
     public static string TenantId(byte[] keyDigest) => "key-" + Convert.ToHexStringLower(keyDigest, 0, 12);

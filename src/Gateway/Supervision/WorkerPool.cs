@@ -16,11 +16,14 @@ public sealed class WorkerEntry(string id)
     /// <summary>What the worker checks on every call (<see cref="WorkerSecret"/>): new for each process started, configured for remote ones.</summary>
     public string Secret { get; set; } = "";
 
+    /// <summary>The header every call to this worker carries (proxied turns and the gateway's own calls).</summary>
+    public System.Net.Http.Headers.AuthenticationHeaderValue Authorization => new("Bearer", Secret);
+
     /// <summary>A request to this worker carrying its secret.</summary>
     public HttpRequestMessage Request(HttpMethod method, string path, HttpContent? content = null)
     {
         var request = new HttpRequestMessage(method, Url + path) { Content = content };
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Secret);
+        request.Headers.Authorization = Authorization;
         return request;
     }
 

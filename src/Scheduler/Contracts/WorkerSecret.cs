@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 
 namespace Serving.Scheduler.Contracts;
 
@@ -16,17 +15,14 @@ public static class WorkerSecret
     /// <summary>A new random secret (256 bits, hex).</summary>
     public static string Create() => Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
 
-    public static byte[] Digest(string secret) => SHA256.HashData(Encoding.UTF8.GetBytes(secret));
-
     /// <summary>
-    /// True when the header is <c>Bearer</c> followed by the secret whose digest is <paramref name="expectedDigest"/>.
-    /// Both sides are compared as SHA-256 digests in constant time: equal lengths always, so neither the length nor
-    /// the first differing byte of a guess shows in the time taken.
+    /// True when the header is <c>Bearer</c> followed by the secret whose digest is <paramref name="expectedDigest"/>
+    /// (compared as digests, in constant time: <see cref="SecretDigest"/>).
     /// </summary>
     public static bool Matches(string? authorization, byte[] expectedDigest)
     {
         const string scheme = "Bearer ";
         var presented = authorization is not null && authorization.StartsWith(scheme, StringComparison.Ordinal) ? authorization[scheme.Length..] : "";
-        return CryptographicOperations.FixedTimeEquals(Digest(presented), expectedDigest) & presented.Length > 0;
+        return SecretDigest.MatchesAny(presented, [expectedDigest]);
     }
 }

@@ -61,7 +61,7 @@ public sealed class WorkerApp : IAsyncDisposable
         var app = builder.Build();
         if (settings.Secret is { } secret)
         {
-            var digest = WorkerSecret.Digest(secret);
+            var digest = SecretDigest.Of(secret);
             app.Use(async (http, next) =>
             {
                 if (WorkerSecret.Matches(http.Request.Headers.Authorization, digest))

@@ -112,7 +112,7 @@ public sealed class WorkerApiTests : IAsyncLifetime
     [InlineData("Bearer SECRET", true)]
     public void Matches_ComparesWholeSecretsOfAnyLengthAsDigests(string header, bool expected)
     {
-        Assert.Equal(expected, WorkerSecret.Matches(header, WorkerSecret.Digest("SECRET")));
+        Assert.Equal(expected, WorkerSecret.Matches(header, SecretDigest.Of("SECRET")));
     }
 
     [Fact]
