@@ -187,10 +187,10 @@ internal static class Commands
         command.SetAction(p =>
         {
             if (p.GetValue(sessions) < 1 || p.GetValue(workers) < 1) return Fail("--sessions and --workers must be positive");
-            IReadOnlyList<(string Scheduler, string Pause)> list;
+            IReadOnlyList<ServerConfig> list;
             try
             {
-                list = [.. ServerConfig.ParseList(p.GetValue(configs)!, allowPeer: false).Select(c => (c.Scheduler!, c.Pause!))];
+                list = ServerConfig.ParseList(p.GetValue(configs)!, allowPeer: false);
             }
             catch (ArgumentException e)
             {
@@ -214,7 +214,7 @@ internal static class Commands
             // Configurations are independent single-threaded simulations: run them side by side on all cores.
             var results = list.AsParallel().AsOrdered().WithDegreeOfParallelism(Environment.ProcessorCount).Select(c =>
             {
-                var r = simulator.Run(c.Scheduler, c.Pause);
+                var r = simulator.Run(c);
                 Console.Error.WriteLine($"{r.Name}: {r.Steps:N0} engine steps, {r.VirtualSeconds:F0} virtual s, {r.Wall.TotalSeconds:F1} s wall");
                 return r;
             }).ToList();

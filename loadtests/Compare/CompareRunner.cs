@@ -50,7 +50,7 @@ public sealed class CompareRunner(string gatewayDll, string workerDll, string? l
     {
         if (!config.IsPeer)
         {
-            return ServiceProcess.StartAsync(gatewayDll, workerDll, model, config.Scheduler!, config.Pause!, shape.GatewayArgs, TimeSpan.FromMinutes(3));
+            return ServiceProcess.StartAsync(gatewayDll, workerDll, model, config.Scheduler!, config.Pause!, [.. shape.GatewayArgs, .. config.ExtraGatewayArgs], TimeSpan.FromMinutes(3));
         }
 
         return llamaServer is null
@@ -79,27 +79,38 @@ public sealed class CompareRunner(string gatewayDll, string workerDll, string? l
     }
 }
 
-/// <summary>One server in a comparison: ours with a scheduler and pause policy, or llama.cpp's own server (its defaults).</summary>
-public sealed record ServerConfig(string Name, string? Scheduler, string? Pause)
+/// <summary>
+/// One server in a comparison: ours with a scheduler and pause policy (and, with "+mixed", decode-first off), or
+/// llama.cpp's own server (its defaults).
+/// </summary>
+public sealed record ServerConfig(string Name, string? Scheduler, string? Pause, bool DecodeFirst = true)
 {
     public const string PeerName = "llama-server";
+    public const string MixedSuffix = "mixed";
 
     public bool IsPeer => Scheduler is null;
 
-    /// <summary>"fcfs+drop,mlfq+adaptive,llama-server": ours as scheduler+policy; llama-server when <paramref name="allowPeer"/>.</summary>
+    /// <summary>Worker options beyond scheduler and pause policy, as the gateway passes them on.</summary>
+    public IReadOnlyList<string> ExtraGatewayArgs => DecodeFirst ? [] : ["--Gateway:Workers:ExtraArgs", "--decode-first off"];
+
+    /// <summary>
+    /// "fcfs+drop,mlfq+adaptive,mlfq+adaptive+mixed,llama-server": ours as scheduler+policy[+mixed]; llama-server when
+    /// <paramref name="allowPeer"/>.
+    /// </summary>
     /// <exception cref="ArgumentException">A name that is neither.</exception>
     public static IReadOnlyList<ServerConfig> ParseList(string configs, bool allowPeer = true) =>
         configs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(c =>
         {
             if (allowPeer && c == PeerName) return new ServerConfig(c, null, null);
             var parts = c.Split('+');
-            if (parts.Length != 2 || parts[0] is not ("mlfq" or "fcfs") || parts[1] is not ("drop" or "keep" or "ttl" or "adaptive"))
+            if (parts.Length is < 2 or > 3 || parts[0] is not ("mlfq" or "fcfs") || parts[1] is not ("drop" or "keep" or "ttl" or "adaptive")
+                || (parts.Length == 3 && parts[2] != MixedSuffix))
             {
                 var peer = allowPeer ? $", or {PeerName}" : "";
-                throw new ArgumentException($"bad configuration '{c}': use scheduler+policy, e.g. fcfs+drop or mlfq+adaptive{peer}");
+                throw new ArgumentException($"bad configuration '{c}': use scheduler+policy[+{MixedSuffix}], e.g. fcfs+drop or mlfq+adaptive{peer}");
             }
 
-            return new ServerConfig(c, parts[0], parts[1]);
+            return new ServerConfig(c, parts[0], parts[1], DecodeFirst: parts.Length == 2);
         }).ToList();
 }
 

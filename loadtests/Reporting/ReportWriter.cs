@@ -31,27 +31,32 @@ public static class ReportWriter
         md.AppendLine("Session completion time (arrival to last answer, tool pauses included):").AppendLine();
         md.AppendLine(Summary.Header);
         foreach (var r in results) md.AppendLine(Summary.Completion(r).Row(r.Name));
+        md.AppendLine().AppendLine("Time each session's agent waited on the server (completion minus its tool pauses: the sum of its turns' request-to-last-token times):").AppendLine();
+        md.AppendLine(Summary.Header);
+        foreach (var r in results) md.AppendLine(Summary.ServerWait(r).Row(r.Name));
         md.AppendLine().AppendLine("Time to first token per turn:").AppendLine();
         md.AppendLine(Summary.Header);
         foreach (var r in results) md.AppendLine(Summary.Ttft(r).Row(r.Name));
-        md.AppendLine().AppendLine("| configuration | turns | errors (by status) | cached prompt share | output tok/s | wall (s) |").AppendLine("|---|---|---|---|---|---|");
+        md.AppendLine().AppendLine("| configuration | turns | errors (by status) | cached prompt share | output tok/s | mean inter-token (ms) | wall (s) |").AppendLine("|---|---|---|---|---|---|---|");
         foreach (var r in results)
         {
             var errors = r.Errors == 0 ? "0" : $"{r.Errors} ({string.Join(", ", r.ErrorsByStatus.Select(e => $"{e.Key}: {e.Value}"))})";
-            md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Name} | {r.Turns.Count} | {errors} | {r.CachedRatio:P1} | {r.OutputTokensPerSecond:F1} | {r.WallSeconds:F1} |");
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Name} | {r.Turns.Count} | {errors} | {r.CachedRatio:P1} | {r.OutputTokensPerSecond:F1} | {Summary.MeanInterToken(r) * 1000:F1} | {r.WallSeconds:F1} |");
         }
 
         if (results.Count > 1)
         {
             md.AppendLine().AppendLine($"Ratios against {results[0].Name} (below 1 = faster):").AppendLine();
-            md.AppendLine("| configuration | mean completion | p95 completion | mean TTFT | p95 TTFT |").AppendLine("|---|---|---|---|---|");
+            md.AppendLine("| configuration | mean completion | p95 completion | mean server wait | p95 server wait | mean TTFT | p95 TTFT |").AppendLine("|---|---|---|---|---|---|---|");
             var baseC = Summary.Completion(results[0]);
             var baseT = Summary.Ttft(results[0]);
+            var baseW = Summary.ServerWait(results[0]);
             foreach (var r in results.Skip(1))
             {
                 var c = Summary.Completion(r);
                 var t = Summary.Ttft(r);
-                md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Name} | {c.Mean / baseC.Mean:F2} | {c.P95 / baseC.P95:F2} | {t.Mean / baseT.Mean:F2} | {t.P95 / baseT.P95:F2} |");
+                var w = Summary.ServerWait(r);
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Name} | {c.Mean / baseC.Mean:F2} | {c.P95 / baseC.P95:F2} | {w.Mean / baseW.Mean:F2} | {w.P95 / baseW.P95:F2} | {t.Mean / baseT.Mean:F2} | {t.P95 / baseT.P95:F2} |");
             }
         }
 

@@ -28,6 +28,20 @@ public sealed record Summary(int Count, double Mean, double P50, double P95, dou
     /// <summary>Completion time of the sessions that finished (arrival to last answer).</summary>
     public static Summary Completion(ReplayResult r) => Of(r.Sessions.Where(s => s.CompletionSeconds is not null).Select(s => s.CompletionSeconds!.Value));
 
+    /// <summary>
+    /// Per finished session, the time its agent waited on the server: the sum of its turns' request-to-last-token
+    /// times, i.e. completion minus the tool pauses (which are the workload's, the same on every server).
+    /// </summary>
+    public static Summary ServerWait(ReplayResult r)
+    {
+        var finished = r.Sessions.Where(s => s.CompletionSeconds is not null).Select(s => s.Session).ToHashSet(StringComparer.Ordinal);
+        return Of(r.Turns.Where(t => finished.Contains(t.Session)).GroupBy(t => t.Session).Select(g => g.Sum(t => t.E2eSeconds)));
+    }
+
+    /// <summary>Mean time between streamed tokens over every turn (seconds; NaN when no turn streamed two tokens).</summary>
+    public static double MeanInterToken(ReplayResult r) =>
+        r.Turns.SelectMany(t => t.InterTokenSeconds).DefaultIfEmpty(double.NaN).Average();
+
     /// <summary>Time to first token of the turns that produced one.</summary>
     public static Summary Ttft(ReplayResult r) => Of(r.Turns.Where(t => t.TtftSeconds is not null).Select(t => t.TtftSeconds!.Value));
 

@@ -1,3 +1,4 @@
+using Serving.LoadTests.Compare;
 using System.Diagnostics;
 using Serving.LoadTests.Reporting;
 using Serving.LoadTests.Workload;
@@ -40,12 +41,12 @@ public sealed class Simulator(SimulationOptions options)
 {
     private readonly EngineCostModel _costs = new();
 
-    public SimulationResult Run(string scheduling, string pausePolicy)
+    public SimulationResult Run(ServerConfig config)
     {
         var wall = Stopwatch.StartNew();
-        var run = new SimulationRun(options, _costs, scheduling, pausePolicy);
+        var run = new SimulationRun(options, _costs, config);
         run.Execute();
-        return new SimulationResult($"{scheduling}+{pausePolicy}", Summary.Of(run.Completions), Summary.Of(run.Ttfts),
+        return new SimulationResult(config.Name, Summary.Of(run.Completions), Summary.Of(run.Ttfts),
             run.Completions.Count / (run.Clock.Seconds / 60), run.OutputTokens / run.Clock.Seconds, run.Steps, run.Clock.Seconds, wall.Elapsed,
             options.Sessions - run.Completions.Count);
     }
@@ -58,8 +59,11 @@ public sealed class Simulator(SimulationOptions options)
         public override DateTimeOffset GetUtcNow() => Origin + TimeSpan.FromSeconds(Seconds);
     }
 
-    private sealed class SimSession(int index, int worker, double arrival, List<int> context, List<(string Tool, double Pause, int ToolTokens)> turns)
+    /// <param name="content">The session's own random stream for tool-result tokens: drawn while steps complete, so a
+    /// shared stream would give each configuration a different workload.</param>
+    private sealed class SimSession(int index, int worker, double arrival, List<int> context, List<(string Tool, double Pause, int ToolTokens)> turns, Random content)
     {
+        public Random Content { get; } = content;
         public int Index { get; } = index;
         public int Worker { get; } = worker;
         public double Arrival { get; } = arrival;
@@ -96,14 +100,14 @@ public sealed class Simulator(SimulationOptions options)
         private long _sequence;
         private int _arrived;
 
-        public SimulationRun(SimulationOptions o, EngineCostModel costs, string scheduling, string pausePolicy)
+        public SimulationRun(SimulationOptions o, EngineCostModel costs, ServerConfig config)
         {
             _o = o;
             _costs = costs;
             _random = new Random(o.Seed);
             _systemPrompt = Enumerable.Range(0, o.SystemPromptTokens).Select(i => 10 + i).ToArray();
             // Default queue bounds, as a real worker has: an overloaded worker refuses turns and the agent retries later.
-            var schedulerOptions = o.Scheduler with { Scheduling = scheduling, PausePolicy = pausePolicy };
+            var schedulerOptions = o.Scheduler with { Scheduling = config.Scheduler!, PausePolicy = config.Pause!, DecodeFirst = config.DecodeFirst };
             var shape = new EngineShape(o.SlotsPerWorker, o.ContextPerSlot, 512);
             _workers = Enumerable.Range(0, o.Workers).Select(_ => new SimWorker(AgentSchedulerFactory.Create(schedulerOptions, shape, Clock, costs))).ToArray();
         }
@@ -141,7 +145,7 @@ public sealed class Simulator(SimulationOptions options)
             var plan = Enumerable.Range(0, turns).Select(t => t == 0 ? ("", 0.0, 0) : WithTokens(WorkloadGenerator.DrawPause(_random))).ToList();
             var context = new List<int>(_systemPrompt);
             context.AddRange(Enumerable.Range(0, _o.TaskTokens).Select(_ => _random.Next(400, 30000)));
-            var session = new SimSession(index, worker, Clock.Seconds, context, plan);
+            var session = new SimSession(index, worker, Clock.Seconds, context, plan, new Random(_random.Next()));
             _workers[worker].ActiveSessions++;
             Submit(session);
         }
@@ -241,7 +245,7 @@ public sealed class Simulator(SimulationOptions options)
                 }
 
                 var (_, pause, toolTokens) = session.Turns[session.Turn];
-                session.Context.AddRange(Enumerable.Range(0, toolTokens).Select(_ => _random.Next(400, 30000)));
+                session.Context.AddRange(Enumerable.Range(0, toolTokens).Select(_ => session.Content.Next(400, 30000)));
                 At(Clock.Seconds + pause, () => Submit(session));
             }
 

@@ -9,6 +9,9 @@ namespace Serving.Scheduler;
 public static class AgentSchedulerFactory
 {
     /// <exception cref="ArgumentException">The options are invalid (the message lists every problem).</exception>
-    public static IAgentScheduler Create(SchedulerOptions options, EngineShape engine, TimeProvider time, EngineCostModel? costs = null) =>
-        new AgentScheduler(options, engine, time, PausePolicyFactory.Create(options, costs ?? new EngineCostModel()));
+    public static IAgentScheduler Create(SchedulerOptions options, EngineShape engine, TimeProvider time, EngineCostModel? costs = null)
+    {
+        costs ??= new EngineCostModel();
+        return new AgentScheduler(options, engine, time, PausePolicyFactory.Create(options, costs), costs);
+    }
 }

@@ -57,6 +57,12 @@ public sealed record SchedulerOptions
     /// <summary>Waiting this long without service promotes a turn one level.</summary>
     public TimeSpan AgingInterval { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Steps leave prefill chunks out while the decoding turns would finish sooner that way (see
+    /// <see cref="Levels.DecodeFirst"/>); false mixes a prefill chunk into every step (Sarathi-style chunked prefill).
+    /// </summary>
+    public bool DecodeFirst { get; init; } = true;
+
     /// <summary>Tokens per step, at most the engine's batch size.</summary>
     public int MaxBatchTokens { get; init; } = 512;
 

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Serving.LoadTests.Compare;
 using Serving.LoadTests.Replay;
 using Serving.LoadTests.Simulation;
 using Serving.LoadTests.Workload;
@@ -70,14 +71,14 @@ public sealed class ReplayAndSimulationTests
     public void Simulate_SmallRun_EverySessionCompletesUnderEveryPolicy()
     {
         var simulator = new Simulator(new SimulationOptions { Sessions = 200, Workers = 4 });
-        foreach (var (scheduling, pause) in new[] { ("mlfq", "adaptive"), ("fcfs", "drop"), ("mlfq", "keep"), ("mlfq", "ttl") })
+        foreach (var config in ServerConfig.ParseList("mlfq+adaptive,fcfs+drop,mlfq+keep,mlfq+ttl,mlfq+adaptive+mixed", allowPeer: false))
         {
-            var result = simulator.Run(scheduling, pause);
+            var result = simulator.Run(config);
             Assert.Equal((200, 0), (result.Completion.Count, result.Unfinished));
             Assert.True(result.Ttft.Mean > 0 && result.Steps > 0);
         }
 
-        var table = SimulationTable.Format([simulator.Run("mlfq", "adaptive"), simulator.Run("fcfs", "drop")], 200, 4, TimeSpan.FromSeconds(1));
+        var table = SimulationTable.Format([.. ServerConfig.ParseList("mlfq+adaptive,fcfs+drop").Select(simulator.Run)], 200, 4, TimeSpan.FromSeconds(1));
         Assert.Contains("| mlfq+adaptive |", table);
         Assert.Contains("| fcfs+drop |", table);
         Assert.Contains("Every session finished in every configuration", table);

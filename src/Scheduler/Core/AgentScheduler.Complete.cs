@@ -63,6 +63,7 @@ internal sealed partial class AgentScheduler
 
             if (p.State == TurnState.Finished)
             {
+                _outputs.Observe(turn.Generated);
                 FinishTurn(turn, p.EndedWithToolCall, p.ToolName);
             }
         }

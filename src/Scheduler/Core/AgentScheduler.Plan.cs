@@ -125,11 +125,16 @@ internal sealed partial class AgentScheduler
         _running.Add(turn);
     }
 
-    /// <summary>All running decodes (one token each), then prefill chunks by level within the step's token budget.</summary>
+    /// <summary>
+    /// All running decodes (one token each), then prefill chunks by level within the step's token budget — unless the
+    /// decoding turns finish sooner without them (<see cref="DecodeFirst"/>).
+    /// </summary>
     private List<PlannedChunk> ComposeBatch(DateTimeOffset now)
     {
         var chunks = new List<PlannedChunk>();
         var budget = Math.Min(_options.MaxBatchTokens, _engine.MaxBatchTokens);
+        var longestRemaining = 0;
+        long context = 0;
         foreach (var turn in _running)
         {
             if (turn.Decoding && turn.PendingToken is { } token && budget > 0)
@@ -137,10 +142,19 @@ internal sealed partial class AgentScheduler
                 chunks.Add(new PlannedChunk(turn.Request.RequestId, turn.Slot, turn.Session.KvTokens.Count, [token], true, true));
                 turn.LastScheduled = now;
                 budget--;
+                longestRemaining = Math.Max(longestRemaining, _outputs.Remaining(turn.Generated, turn.Request.MaxNewTokens));
+                context += turn.Session.KvTokens.Count;
             }
         }
 
-        foreach (var turn in OrderPrefills(now))
+        var prefills = OrderPrefills(now).ToList();
+        if (_options.DecodeFirst && prefills.Count > 0 && DecodeFirst.DeferPrefill(chunks.Count,
+                _costs.DecodeStep(chunks.Count, context) * longestRemaining, prefills.Count + _waiting.Count, _costs.Prefill(prefills[0].PromptLength - prefills[0].PrefillPosition)))
+        {
+            return chunks;
+        }
+
+        foreach (var turn in prefills)
         {
             if (budget <= 0)
             {

@@ -1,6 +1,8 @@
 using Serving.Cache.Prefix;
 using Serving.Scheduler.Admission;
 using Serving.Scheduler.Contracts;
+using Serving.Scheduler.Costs;
+using Serving.Scheduler.Levels;
 using Serving.Scheduler.Pauses;
 using Serving.Scheduler.Residency;
 
@@ -23,6 +25,8 @@ internal sealed partial class AgentScheduler : IAgentScheduler
     private readonly EngineShape _engine;
     private readonly TimeProvider _time;
     private readonly IPausePolicy _pausePolicy;
+    private readonly EngineCostModel _costs;
+    private readonly OutputLengthEstimate _outputs = new();
     private readonly PausePredictor _predictor;
     private readonly AimdAdmission _admission;
     private readonly KvResidency _kv;
@@ -42,7 +46,7 @@ internal sealed partial class AgentScheduler : IAgentScheduler
     private readonly PriorityQueue<SessionState, DateTimeOffset> _idleOrder = new();
     private long _preemptions, _rejections;
 
-    public AgentScheduler(SchedulerOptions options, EngineShape engine, TimeProvider time, IPausePolicy pausePolicy)
+    public AgentScheduler(SchedulerOptions options, EngineShape engine, TimeProvider time, IPausePolicy pausePolicy, EngineCostModel costs)
     {
         var errors = options.Validate();
         if (errors.Count > 0)
@@ -54,6 +58,7 @@ internal sealed partial class AgentScheduler : IAgentScheduler
         _engine = engine;
         _time = time;
         _pausePolicy = pausePolicy;
+        _costs = costs;
         _mlfq = options.Scheduling == SchedulingPolicies.Mlfq;
         _predictor = new PausePredictor(options.DefaultPausePrediction);
         _admission = new AimdAdmission(options.Admission, time.GetUtcNow());

@@ -67,4 +67,22 @@ internal sealed record CommandLineOptions(Dictionary<string, string> Values, Lis
         Errors.Add($"--{name} must be an integer in {min}..{max} (was '{text}')");
         return fallback;
     }
+
+    /// <summary>Reads an on/off option (also true/false), recording an error instead of throwing.</summary>
+    public bool GetSwitch(string name, bool fallback)
+    {
+        if (!Values.TryGetValue(name, out var text))
+        {
+            return fallback;
+        }
+
+        switch (text)
+        {
+            case "on" or "true": return true;
+            case "off" or "false": return false;
+            default:
+                Errors.Add($"--{name} must be on or off (was '{text}')");
+                return fallback;
+        }
+    }
 }

@@ -17,6 +17,9 @@ public sealed record WorkerSettings
     public int BatchTokens { get; init; } = 512;
     public string Scheduling { get; init; } = SchedulingPolicies.Mlfq;
     public string PausePolicy { get; init; } = PausePolicies.Adaptive;
+
+    /// <summary>See <see cref="Scheduler.SchedulerOptions.DecodeFirst"/>; off mixes a prefill chunk into every step.</summary>
+    public bool DecodeFirst { get; init; } = true;
     public long HostPoolBytes { get; init; } = 512L << 20;
     public string? DiskSpillDir { get; init; }
     public long DiskSpillBytes { get; init; }
@@ -35,7 +38,7 @@ public sealed record WorkerSettings
     public string? Secret { get; init; }
 
     public static readonly IReadOnlyList<string> OptionNames =
-        ["model", "host", "port", "slots", "ctx-per-slot", "threads", "batch-tokens", "scheduler", "pause-policy", "host-pool-mb", "disk-spill-dir", "disk-spill-mb", "queue", "idle-timeout-s", "parent-pid"];
+        ["model", "host", "port", "slots", "ctx-per-slot", "threads", "batch-tokens", "scheduler", "pause-policy", "decode-first", "host-pool-mb", "disk-spill-dir", "disk-spill-mb", "queue", "idle-timeout-s", "parent-pid"];
 
     /// <summary>Parses <c>--name value</c> options; every problem is collected into <paramref name="errors"/>.</summary>
     public static WorkerSettings Parse(string[] args, List<string> errors)
@@ -52,6 +55,7 @@ public sealed record WorkerSettings
             BatchTokens = o.GetInt("batch-tokens", 512, 16, 8192),
             Scheduling = o.Get("scheduler", SchedulingPolicies.Mlfq),
             PausePolicy = o.Get("pause-policy", PausePolicies.Adaptive),
+            DecodeFirst = o.GetSwitch("decode-first", true),
             HostPoolBytes = (long)o.GetInt("host-pool-mb", 512, 0, 1 << 20) << 20,
             DiskSpillDir = o.Values.GetValueOrDefault("disk-spill-dir"),
             DiskSpillBytes = (long)o.GetInt("disk-spill-mb", 0, 0, 1 << 24) << 20,
@@ -75,6 +79,7 @@ public sealed record WorkerSettings
     {
         Scheduling = Scheduling,
         PausePolicy = PausePolicy,
+        DecodeFirst = DecodeFirst,
         MaxBatchTokens = BatchTokens,
         MaxWaitingTurns = QueueCapacity,
         SessionIdleTimeout = SessionIdleTimeout,

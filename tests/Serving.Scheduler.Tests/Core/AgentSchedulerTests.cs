@@ -30,9 +30,9 @@ public sealed class AgentSchedulerTests
     }
 
     [Fact]
-    public void PlanStep_DecodesFirst_ThenPrefillsWithinTheStepBudget()
+    public void PlanStep_Mixed_DecodesFirst_ThenPrefillsWithinTheStepBudget()
     {
-        var h = new SchedulerHarness(options: new SchedulerOptions { MaxBatchTokens = 64 }, batch: 64);
+        var h = new SchedulerHarness(options: new SchedulerOptions { MaxBatchTokens = 64, DecodeFirst = false }, batch: 64);
         h.Submit("a", "s1", SchedulerHarness.Tokens(10), maxNew: 5);
         h.Step();
         h.Submit("b", "s2", SchedulerHarness.Tokens(200));
@@ -41,6 +41,68 @@ public sealed class AgentSchedulerTests
         Assert.True(plan.Chunks[0].IsDecode);
         Assert.Equal(("a", 10, 1), (plan.Chunks[0].RequestId, plan.Chunks[0].StartPosition, plan.Chunks[0].Tokens.Length));
         Assert.Equal(("b", 0, 63, false), (plan.Chunks[1].RequestId, plan.Chunks[1].StartPosition, plan.Chunks[1].Tokens.Length, plan.Chunks[1].WantLogits));
+    }
+
+    [Fact]
+    public void PlanStep_DecodeFirst_ShortAnswerFinishesBeforeALongPrefillStarts()
+    {
+        var h = new SchedulerHarness(options: new SchedulerOptions { MaxBatchTokens = 64 }, batch: 64);
+        h.Submit("a", "s1", SchedulerHarness.Tokens(10), maxNew: 5);
+        h.Step();
+        h.Submit("b", "s2", SchedulerHarness.Tokens(200));
+        // a has 4 tokens to go (≈ 18 ms of decode steps); b's prefill is ≈ 270 ms: a alone first, then b.
+        var plans = h.RunUntilDone("a");
+        Assert.All(plans, p => Assert.Equal("a", p.Chunks.Single().RequestId));
+        Assert.Equal("b", h.Step().Chunks.Single().RequestId);
+    }
+
+    [Fact]
+    public void PlanStep_DecodeFirst_LongAnswerLetsAShortPrefillRideAlong()
+    {
+        var h = new SchedulerHarness(options: new SchedulerOptions { MaxBatchTokens = 64 }, batch: 64);
+        h.Submit("a", "s1", SchedulerHarness.Tokens(10), maxNew: 2000);
+        h.Step();
+        h.Submit("b", "s2", SchedulerHarness.Tokens(20));
+        // a's expected remaining answer (the 128-token prior) takes ≈ 0.5 s; b's prefill ≈ 27 ms: both in one step.
+        Assert.Equal(["a", "b"], h.Step().Chunks.Select(c => c.RequestId));
+    }
+
+    [Fact]
+    public void PlanStep_DecodeFirst_ManyTurnsWaitingForPrefill_EveryStepCarriesPrefill()
+    {
+        var h = new SchedulerHarness(options: new SchedulerOptions { MaxBatchTokens = 64 }, slots: 2, batch: 64);
+        h.Submit("a", "s1", SchedulerHarness.Tokens(10), maxNew: 40);
+        h.Step();
+        for (var i = 0; i < 20; i++)
+        {
+            h.Submit($"w{i}", $"sw{i}", SchedulerHarness.Tokens(150, 1000 * (i + 1)));
+        }
+
+        // Decoding a alone (≈ 0.17 s to go) would delay 20 turns waiting for prefill; prefilling first delays only a,
+        // by ≈ 0.2 s. With one turn waiting, a would go alone first.
+        Assert.Contains(h.Step().Chunks, c => !c.IsDecode);
+    }
+
+    [Theory]
+    [InlineData(1, 0.01, 1, 0.1, true)]
+    [InlineData(1, 0.2, 1, 0.1, false)]
+    [InlineData(4, 0.2, 1, 0.1, true)]
+    [InlineData(4, 0.2, 5, 0.1, false)]
+    [InlineData(0, 0.0, 1, 0.1, false)]
+    public void DecodeFirst_ComparesTheDelayEachChoiceCausesOthers(int decoding, double remainingDecode, int waiting, double headPrefill, bool deferred) =>
+        Assert.Equal(deferred, Levels.DecodeFirst.DeferPrefill(decoding, TimeSpan.FromSeconds(remainingDecode), waiting, TimeSpan.FromSeconds(headPrefill)));
+
+    [Fact]
+    public void OutputLengthEstimate_FollowsFinishedTurns_AndAssumesALongTurnRunsOn()
+    {
+        var estimate = new Levels.OutputLengthEstimate(initialTokens: 100, weight: 0.5);
+        Assert.Equal(100, estimate.Remaining(0, 4096));
+        Assert.Equal(30, estimate.Remaining(0, 30));
+        estimate.Observe(20);
+        Assert.Equal(60, estimate.AverageTokens);
+        Assert.Equal(50, estimate.Remaining(10, 4096));
+        Assert.Equal(200, estimate.Remaining(200, 4096));
+        Assert.Equal(0, estimate.Remaining(30, 30));
     }
 
     [Theory]
