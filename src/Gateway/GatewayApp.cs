@@ -56,15 +56,22 @@ public static class GatewayApp
         services.AddSingleton<RequestValidator>();
         services.AddSingleton<InferencePipeline>();
         services.AddSingleton<ApiKeyAuth>();
+        services.AddSingleton<Tenancy.ApiKeyStore>();
+        services.AddSingleton<Tenancy.TenantLimiter>();
         services.AddSingleton<DrainState>();
         services.AddSingleton<WorkerSupervisor>();
         services.AddHostedService(sp => sp.GetRequiredService<WorkerSupervisor>());
         services.AddHostedService<WorkerStatsPoller>();
         services.AddHostedService<SessionExpiry>();
+        // Every connection to a worker (stats, metrics, session expiry, proxying) checks HTTPS workers the same way.
+        var workerCertificates = WorkerTls.Validation(options.Workers.RemoteCaFile);
         services.AddHttpClient();
+        services.ConfigureHttpClientDefaults(client => client.ConfigurePrimaryHttpMessageHandler(() =>
+            new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = workerCertificates } }));
         services.AddSingleton<ProxyConfiguration>();
         services.AddReverseProxy()
             .LoadFromMemory([], [])
+            .ConfigureHttpClient((_, handler) => handler.SslOptions.RemoteCertificateValidationCallback = workerCertificates)
             .AddTransforms(context => context.AddRequestTransform(transform =>
             {
                 // The worker gets the validated call (the pipeline swapped the body) and its own secret, never the

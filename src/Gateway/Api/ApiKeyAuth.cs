@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Serving.Gateway.Configuration;
+using Serving.Gateway.Tenancy;
 using Serving.Scheduler.Contracts;
 
 namespace Serving.Gateway.Api;
@@ -9,17 +10,17 @@ namespace Serving.Gateway.Api;
 /// /metrics when set. The key also names the tenant that
 /// scopes sessions. Without configured keys the server is open and every caller is the "anonymous" tenant.
 /// Keys are held and compared only as digests (<see cref="SecretDigest"/>); the tenant id is a prefix of the
-/// digest, so raw keys never reach session maps, worker calls, logs or metrics.
+/// digest, so raw keys never reach session maps, worker calls, logs or metrics. The keys come from
+/// <see cref="ApiKeyStore"/> (configuration and a reloaded keys file).
 /// </summary>
-public sealed class ApiKeyAuth(IOptions<GatewayOptions> options)
+public sealed class ApiKeyAuth(IOptions<GatewayOptions> options, ApiKeyStore store)
 {
     private const string TenantItem = "serving.tenant";
-    private readonly byte[][] _digests = options.Value.ApiKeys.Select(SecretDigest.Of).ToArray();
     private readonly byte[][] _metricsDigest = options.Value.MetricsKey is { Length: > 0 } key ? [SecretDigest.Of(key)] : [];
 
     public async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
-        var keys = http.Request.Path.StartsWithSegments("/v1") ? _digests : http.Request.Path.StartsWithSegments("/metrics") ? _metricsDigest : [];
+        var keys = http.Request.Path.StartsWithSegments("/v1") ? store.Digests : http.Request.Path.StartsWithSegments("/metrics") ? _metricsDigest : [];
         if (keys.Length > 0)
         {
             var header = http.Request.Headers.Authorization.ToString();

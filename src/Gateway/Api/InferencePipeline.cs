@@ -5,14 +5,15 @@ using Serving.Gateway.Configuration;
 using Serving.Gateway.Metrics;
 using Serving.Gateway.Routing;
 using Serving.Gateway.Supervision;
+using Serving.Gateway.Tenancy;
 using Serving.Scheduler.Contracts;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Serving.Gateway.Api;
 
 /// <summary>
-/// Everything an inference request passes before YARP forwards it: draining and worker checks, body limit, JSON,
-/// session identity, validation, routing to one worker. A request refused here changed nothing. Admission (which
+/// Everything an inference request passes before YARP forwards it: draining and worker checks, the tenant's limits,
+/// body limit, JSON, session identity, validation, routing to one worker. A request refused here changed nothing. Admission (which
 /// sessions may hold KV) is the worker scheduler's: it knows the KV and the slots, and refuses with 503 + Retry-After
 /// past its bounded queue. After forwarding, transport failures become OpenAI errors — in the stream, as an SSE error
 /// event, when the response had begun.
@@ -24,7 +25,8 @@ public sealed class InferencePipeline(
     AffinityTable affinity,
     WorkerPool pool,
     GatewayMetrics metrics,
-    DrainState drain)
+    DrainState drain,
+    TenantLimiter limiter)
 {
     /// <summary>HttpContext.Items key of the validated <see cref="GenerateCall"/> (its JSON replaced the request body).</summary>
     public const string CallItem = "serving.call";
@@ -34,8 +36,16 @@ public sealed class InferencePipeline(
         // A bounded label: the route the proxy matched, never the raw path.
         var route = http.GetReverseProxyFeature().Route.Config.Match.Path ?? "other";
         using var inFlight = drain.Enter();
+        var (tenantPlace, refusal, retryAfter) = limiter.TryAcquire(ApiKeyAuth.TenantOf(http));
+        using var held = tenantPlace;
         try
         {
+            if (refusal is not null)
+            {
+                await refusal.WriteAsync(http, retryAfter);
+                return;
+            }
+
             var error = await PrepareAsync(http);
             if (error is not null)
             {

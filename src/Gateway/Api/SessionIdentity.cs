@@ -60,11 +60,27 @@ public static class SessionIdentity
             expected = ms;
         }
 
-        var scope = TenantScope(tenant);
+        string? salt = null;
+        if (body.TryGetProperty("cache_salt", out var saltValue) && saltValue.ValueKind != JsonValueKind.Null)
+        {
+            if (saltValue.ValueKind != JsonValueKind.String || saltValue.GetString() is not { Length: > 0 and <= MaxIdLength } text)
+            {
+                return (null, ApiError.Invalid($"'cache_salt' must be a non-empty string of at most {MaxIdLength} characters.", "cache_salt"));
+            }
+
+            salt = text;
+        }
+
+        var scope = TenantScope(tenant, salt);
         return (new SessionInfo(id is null ? null : scope + ":" + id, final, expected, scope), null);
     }
 
-    /// <summary>A short, stable, non-reversible tag of the tenant (never the key itself).</summary>
-    public static string TenantScope(string tenant) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(tenant)))[..16];
+    /// <summary>
+    /// A short, stable, non-reversible tag of the tenant (never the key itself) and of the request's
+    /// <c>cache_salt</c> (vLLM's field): KV is shared only between requests of one tenant with the same salt, so users
+    /// behind one key who each send their own salt share nothing. The salt is part of the session key too: a session
+    /// that changes its salt starts afresh.
+    /// </summary>
+    public static string TenantScope(string tenant, string? cacheSalt = null) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(cacheSalt is null ? tenant : $"{tenant}\0salt\0{cacheSalt}")))[..16];
 }

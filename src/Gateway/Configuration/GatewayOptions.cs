@@ -9,6 +9,15 @@ public sealed class GatewayOptions
     /// <summary>Accepted API keys. Empty = no authentication (local use only).</summary>
     public List<string> ApiKeys { get; set; } = [];
 
+    /// <summary>
+    /// A file of further API keys, one per line ('#' comments), read again whenever it changes (see
+    /// <see cref="Tenancy.ApiKeyStore"/>).
+    /// </summary>
+    public string? ApiKeysFile { get; set; }
+
+    /// <summary>Per-tenant (per-key) bounds on requests in flight and per minute; none by default.</summary>
+    public Tenancy.TenantLimitOptions Tenants { get; set; } = new();
+
     /// <summary>When set, GET /metrics needs <c>Authorization: Bearer</c> this key (Prometheus: <c>authorization.credentials</c>).</summary>
     public string? MetricsKey { get; set; }
 
@@ -40,6 +49,14 @@ public sealed class GatewayOptions
     {
         var errors = new List<string>();
         if (ApiKeys.Any(string.IsNullOrWhiteSpace)) errors.Add("Gateway:ApiKeys must not contain empty keys");
+        if (ApiKeysFile is { Length: > 0 } file)
+        {
+            var (keys, error) = Tenancy.ApiKeyStore.ReadKeysFile(file);
+            if (error is not null) errors.Add($"Gateway:ApiKeysFile cannot be read: {error}");
+            else if (keys!.Count == 0) errors.Add($"Gateway:ApiKeysFile {file} holds no key (one key per line; '#' starts a comment)");
+        }
+
+        errors.AddRange(Tenants.Validate());
         if (MaxBodyBytes is < 1024 or > 1L << 30) errors.Add("Gateway:MaxBodyBytes must be 1 KiB..1 GiB");
         if (MaxTokensCap is < 1 or > 1 << 20) errors.Add("Gateway:MaxTokensCap must be 1..1048576");
         if (DefaultMaxTokens < 1 || DefaultMaxTokens > MaxTokensCap) errors.Add("Gateway:DefaultMaxTokens must be 1..MaxTokensCap");
@@ -66,6 +83,12 @@ public sealed class WorkerPoolOptions
 
     /// <summary>The secret the remote workers were started with (their SERVING_WORKER_SECRET); required with RemoteUrls.</summary>
     public string? RemoteSecret { get; set; }
+
+    /// <summary>
+    /// PEM file of the CA (or self-signed certificate) that https:// remote workers' certificates must chain to;
+    /// unset = the system's trust store.
+    /// </summary>
+    public string? RemoteCaFile { get; set; }
 
     public int Slots { get; set; } = 8;
     public int ContextPerSlot { get; set; } = 2048;
@@ -99,6 +122,11 @@ public sealed class WorkerPoolOptions
         if (RemoteUrls.Count > 0 && string.IsNullOrEmpty(RemoteSecret))
         {
             yield return "Gateway:Workers:RemoteSecret is required with RemoteUrls: remote workers answer only callers that present their secret";
+        }
+
+        if (RemoteCaFile is { Length: > 0 } ca && Supervision.WorkerTls.Check(ca) is { } caError)
+        {
+            yield return $"Gateway:Workers:RemoteCaFile cannot be used: {caError}";
         }
 
         foreach (var url in RemoteUrls.Where(u => !Uri.TryCreate(u, UriKind.Absolute, out _)))

@@ -13,6 +13,7 @@ public sealed record OpenAiError(int Status, string Code, string Message, string
         401 => "authentication_error",
         404 => "not_found_error",
         409 => "conflict_error",
+        429 => "requests", // OpenAI's type for request-rate limits (code rate_limit_exceeded)
         503 => "server_busy",
         _ => "server_error",
     };

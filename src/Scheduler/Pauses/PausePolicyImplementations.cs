@@ -61,8 +61,17 @@ internal sealed class AdaptivePausePolicy(TimeSpan keepBelow, EngineCostModel co
         return context.SlotPressure || (longPause && context.KvUsage >= HighKvUsage) ? new(PauseAction.Park) : new(PauseAction.Keep);
     }
 
-    public double EvictionScore(DateTimeOffset pauseStart, TimeSpan predictedPause, DateTimeOffset now) =>
-        (pauseStart + predictedPause - now).TotalSeconds;
+    /// <summary>
+    /// Seconds until the session is expected back. Past its predicted return, a session is expected to stay away
+    /// about as long again as it has been gone (tool pauses are heavy-tailed: the longer a pause has lasted, the
+    /// longer it will last; and a session whose agent stopped without X-Session-Final never returns) — so a long
+    /// overdue session is parked before one that paused a moment ago, never kept for ever in its place.
+    /// </summary>
+    public double EvictionScore(DateTimeOffset pauseStart, TimeSpan predictedPause, DateTimeOffset now)
+    {
+        var away = now - pauseStart;
+        return (away < predictedPause ? predictedPause - away : away).TotalSeconds;
+    }
 }
 
 /// <summary>Resolves policy names from configuration.</summary>

@@ -262,7 +262,8 @@ internal sealed class KvResidency
                 continue;
             }
 
-            var shared = Math.Min(CommonPrefix(candidate, prompt), prompt.Length - 1);
+            // Whole blocks only: another session's prompt must not be readable token by token through cached_tokens.
+            var shared = Math.Min(CommonPrefix(candidate, prompt), prompt.Length - 1) / _blockSize * _blockSize;
             if (shared > best)
             {
                 (donor, best) = (candidate, shared);

@@ -54,8 +54,23 @@ public sealed class WorkerApp : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls($"http://{settings.Host}:{settings.Port}");
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 64L << 20);
+        var tls = settings.TlsCertificate is { } certificate
+            ? System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certificate, settings.TlsKey)
+            : null;
+        builder.WebHost.UseUrls($"{(tls is null ? "http" : "https")}://{settings.Host}:{settings.Port}");
+        if (tls is not null)
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves HTTPS out unless asked
+        }
+
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = 64L << 20;
+            if (tls is not null)
+            {
+                k.ConfigureHttpsDefaults(https => https.ServerCertificate = tls);
+            }
+        });
         // As in the gateway: no thread-pool hop per streamed chunk (nothing on the request path blocks).
         builder.WebHost.UseSockets(s => s.UnsafePreferInlineScheduling = true);
         var app = builder.Build();

@@ -28,6 +28,11 @@ public sealed record WorkerSettings
     /// <summary>Sessions idle this long are ended; the gateway passes its own Gateway:SessionIdleTimeout, so both agree.</summary>
     public TimeSpan SessionIdleTimeout { get; init; } = new SchedulerOptions().SessionIdleTimeout;
 
+    /// <summary>PEM certificate and key: the worker serves HTTPS (a remote worker the gateway reaches over a network).</summary>
+    public string? TlsCertificate { get; init; }
+
+    public string? TlsKey { get; init; }
+
     /// <summary>The gateway's process id: the worker stops when that process is gone.</summary>
     public int? ParentPid { get; init; }
 
@@ -38,7 +43,7 @@ public sealed record WorkerSettings
     public string? Secret { get; init; }
 
     public static readonly IReadOnlyList<string> OptionNames =
-        ["model", "host", "port", "slots", "ctx-per-slot", "threads", "batch-tokens", "scheduler", "pause-policy", "decode-first", "host-pool-mb", "disk-spill-dir", "disk-spill-mb", "queue", "idle-timeout-s", "parent-pid"];
+        ["model", "host", "port", "slots", "ctx-per-slot", "threads", "batch-tokens", "scheduler", "pause-policy", "decode-first", "host-pool-mb", "disk-spill-dir", "disk-spill-mb", "queue", "idle-timeout-s", "parent-pid", "tls-cert", "tls-key"];
 
     /// <summary>Parses <c>--name value</c> options; every problem is collected into <paramref name="errors"/>.</summary>
     public static WorkerSettings Parse(string[] args, List<string> errors)
@@ -62,12 +67,24 @@ public sealed record WorkerSettings
             QueueCapacity = o.GetInt("queue", 1024, 1, 1 << 20),
             ParentPid = o.Values.ContainsKey("parent-pid") ? o.GetInt("parent-pid", 0, 1, int.MaxValue) : null,
             SessionIdleTimeout = TimeSpan.FromSeconds(o.GetInt("idle-timeout-s", (int)new SchedulerOptions().SessionIdleTimeout.TotalSeconds, 1, int.MaxValue)),
+            TlsCertificate = o.Values.GetValueOrDefault("tls-cert"),
+            TlsKey = o.Values.GetValueOrDefault("tls-key"),
             Secret = Environment.GetEnvironmentVariable(WorkerSecret.EnvironmentVariable) is { Length: > 0 } secret ? secret : null,
         };
         errors.AddRange(o.Errors);
         if (settings.ModelPath.Length == 0)
         {
             errors.Add("--model is required");
+        }
+
+        if ((settings.TlsCertificate is null) != (settings.TlsKey is null))
+        {
+            errors.Add("--tls-cert and --tls-key go together (PEM certificate and its private key)");
+        }
+
+        foreach (var file in new[] { settings.TlsCertificate, settings.TlsKey }.OfType<string>().Where(f => !File.Exists(f)))
+        {
+            errors.Add($"TLS file not found: {file}");
         }
 
         errors.AddRange(settings.SchedulerOptions().Validate());

@@ -111,7 +111,9 @@ public sealed class ChatCompletionsTests(GatewayFixture gateway)
         var otherTenant = (await gateway.Chat(GatewayFixture.KeyB, $"share-b1-{tag}").CompleteChatAsync([system, new UserChatMessage("second task")], Greedy)).Value;
 
         Assert.True(sameTenant.Usage.InputTokenDetails.CachedTokenCount >= 64, $"cached {sameTenant.Usage.InputTokenDetails.CachedTokenCount}");
+        Assert.Equal(0, sameTenant.Usage.InputTokenDetails.CachedTokenCount % 16); // whole KV blocks only
         Assert.Equal(0, otherTenant.Usage.InputTokenDetails.CachedTokenCount);
         Assert.Equal(otherTenant.Content[0].Text, sameTenant.Content[0].Text);
     }
+
 }

@@ -28,6 +28,8 @@ public class GatewayFixture : IAsyncLifetime
 
     public WorkerSupervisor Supervisor => _app!.Services.GetRequiredService<WorkerSupervisor>();
 
+    public IServiceProvider Services => _app!.Services;
+
     protected virtual string[] ExtraArgs => [];
 
     public async Task InitializeAsync()

@@ -6,12 +6,16 @@ using Serving.Gateway.Configuration;
 using Serving.Gateway.Metrics;
 using Serving.Gateway.Routing;
 using Serving.Gateway.Supervision;
+using Serving.Gateway.Tenancy;
+using Microsoft.Extensions.Logging.Abstractions;
 using Serving.Gateway.Tests.Support;
 
 namespace Serving.Gateway.Tests.Unit;
 
 public sealed class GatewayUnitTests
 {
+    private static ApiKeyAuth Auth(GatewayOptions options) => new(Options.Create(options), new ApiKeyStore(options, NullLogger<ApiKeyStore>.Instance));
+
     [Theory]
     [InlineData("Bearer sk-tenant-one", 200)]
     [InlineData("Bearer sk-tenant-two", 200)]
@@ -21,7 +25,7 @@ public sealed class GatewayUnitTests
     [InlineData("", 401)]
     public async Task ApiKeyAuth_KeysComparedAsDigests_TenantIdNeverHoldsTheKey(string authorization, int status)
     {
-        var auth = new ApiKeyAuth(Options.Create(new GatewayOptions { ApiKeys = ["sk-tenant-one", "sk-tenant-two"] }));
+        var auth = Auth(new GatewayOptions { ApiKeys = ["sk-tenant-one", "sk-tenant-two"] });
         var http = new DefaultHttpContext { RequestServices = new ServiceCollection().AddLogging().BuildServiceProvider() };
         http.Request.Path = "/v1/chat/completions";
         http.Request.Headers.Authorization = authorization;
@@ -45,7 +49,7 @@ public sealed class GatewayUnitTests
     [InlineData("/health/ready", "", 200)]
     public async Task ApiKeyAuth_MetricsKeySet_MetricsNeedItAndNothingElse(string path, string authorization, int status)
     {
-        var auth = new ApiKeyAuth(Options.Create(new GatewayOptions { ApiKeys = ["sk-tenant-one"], MetricsKey = "scrape-key" }));
+        var auth = Auth(new GatewayOptions { ApiKeys = ["sk-tenant-one"], MetricsKey = "scrape-key" });
         var http = new DefaultHttpContext { RequestServices = new ServiceCollection().AddLogging().BuildServiceProvider() };
         http.Request.Path = path;
         http.Request.Headers.Authorization = authorization;

@@ -305,8 +305,8 @@ public sealed class AgentSchedulerTests
         h.Scheduler.Submit(new TurnRequest("b1", "tenant:b", [.. system, .. SchedulerHarness.Tokens(30, 900)], 1, false, null, "tenant"));
         h.MaxTokens["b1"] = 1;
         var plan = h.Step();
-        Assert.Equal([new CopyOp("tenant:b", 0, 1), new TruncateOp("tenant:b", 1, 100)], plan.MemoryOps);
-        Assert.Equal((1, 100, 30), (plan.Chunks.Single().Slot, plan.Chunks.Single().StartPosition, plan.Chunks.Single().Tokens.Length));
+        Assert.Equal([new CopyOp("tenant:b", 0, 1), new TruncateOp("tenant:b", 1, 96)], plan.MemoryOps); // whole blocks of 16
+        Assert.Equal((1, 96, 34), (plan.Chunks.Single().Slot, plan.Chunks.Single().StartPosition, plan.Chunks.Single().Tokens.Length));
         Assert.Equal(1, h.Scheduler.Snapshot().Counters.PrefixShares);
     }
 

@@ -6,6 +6,17 @@ namespace Serving.Scheduler.Tests.Core;
 
 public sealed class LevelsAndAdmissionTests
 {
+    [Fact]
+    public void AdaptiveEviction_LongOverdueSessionBeforeLongPredictedBeforeJustPaused()
+    {
+        var policy = PausePolicyFactory.Create(new SchedulerOptions(), new Costs.EngineCostModel());
+        var now = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var justPaused = policy.EvictionScore(now.AddSeconds(-0.5), TimeSpan.FromSeconds(2), now);
+        var longPredicted = policy.EvictionScore(now.AddSeconds(-0.5), TimeSpan.FromSeconds(30), now);
+        var abandoned = policy.EvictionScore(now.AddSeconds(-90), TimeSpan.FromSeconds(2), now);
+        Assert.True(abandoned > longPredicted && longPredicted > justPaused, $"{abandoned} / {longPredicted} / {justPaused}");
+    }
+
     private static readonly int[] Thresholds = [2048, 8192, 32768];
 
     [Theory]

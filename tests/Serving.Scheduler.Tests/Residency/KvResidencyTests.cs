@@ -32,7 +32,7 @@ public sealed class KvResidencyTests
     }
 
     [Fact]
-    public void Load_NewSessionStartingLikeAResidentOne_CopiesItsKvAndCutsItToTheSharedPrefix()
+    public void Load_NewSessionStartingLikeAResidentOne_CopiesItsKvAndCutsItToTheSharedWholeBlocks()
     {
         var kv = new KvResidency(slots: 2, contextPerSlot: 1024, blockSize: 16);
         var donor = Session("donor");
@@ -41,10 +41,12 @@ public sealed class KvResidencyTests
         kv.TakeOps();
         var prompt = Tokens(120).Concat(Tokens(30, 9000)).ToArray();
 
+        // 120 tokens in common, 112 of them in whole 16-token blocks: another session's prompt is never revealed
+        // token by token through cached_tokens.
         var fresh = Session("fresh");
-        Assert.Equal(120, kv.Load(fresh, 1, prompt));
-        Assert.Equal([new CopyOp("fresh", 0, 1), new TruncateOp("fresh", 1, 120)], kv.TakeOps());
-        Assert.Equal(Tokens(120), fresh.KvTokens);
+        Assert.Equal(112, kv.Load(fresh, 1, prompt));
+        Assert.Equal([new CopyOp("fresh", 0, 1), new TruncateOp("fresh", 1, 112)], kv.TakeOps());
+        Assert.Equal(Tokens(112), fresh.KvTokens);
         Assert.Empty(kv.CheckInvariants([donor, fresh], 1024));
     }
 
