@@ -7,7 +7,7 @@ namespace Serving.Gateway.Api;
 /// <summary>
 /// Validates OpenAI chat and completion requests and turns them into a <see cref="GenerateCall"/>. Every rule
 /// answers with a 400 naming the parameter; nothing the server cannot honour is silently ignored (n > 1,
-/// logprobs, structured output) — it is refused with a message that says so.
+/// logprobs, a schema keyword it cannot enforce) — it is refused with a message that says so.
 /// </summary>
 public sealed partial class RequestValidator(GatewayOptions options)
 {
@@ -43,8 +43,19 @@ public sealed partial class RequestValidator(GatewayOptions options)
         var prompt = chat ? null : Prompt(body);
         Unsupported(body, chat);
         var tools = chat ? Tools(body) : null;
+        string? grammar;
+        try
+        {
+            grammar = Constraints.OutputConstraint.Build(body, chat, chat ? ToolChoice(body) : null, tools is null ? null : body.GetProperty("tools"));
+        }
+        catch (Constraints.ConstraintException e)
+        {
+            throw Fail(e.Param, e.Message);
+        }
+
         return new GenerateCall
         {
+            Grammar = grammar,
             Kind = kind,
             RequestId = requestId,
             Model = model,
@@ -102,12 +113,6 @@ public sealed partial class RequestValidator(GatewayOptions options)
         if (body.TryGetProperty("logprobs", out var logprobs) && logprobs.ValueKind is not (JsonValueKind.False or JsonValueKind.Null))
         {
             throw Fail("logprobs", "logprobs are not supported by this server.");
-        }
-
-        if (chat && body.TryGetProperty("response_format", out var format) && format.ValueKind != JsonValueKind.Null
-            && !(format.ValueKind == JsonValueKind.Object && format.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "text"))
-        {
-            throw Fail("response_format", "Only response_format {\"type\":\"text\"} is supported (no JSON mode or schemas).");
         }
 
         if (!chat)

@@ -24,6 +24,12 @@ public sealed record GenerateCall
     /// <summary>The request's <c>tools</c> array as JSON, rendered into the system prompt; null when no tools (or tool_choice none).</summary>
     public string? ToolsJson { get; init; }
 
+    /// <summary>
+    /// GBNF grammar (rule <c>root</c>) the output must follow: built by the gateway from <c>response_format</c>, a
+    /// required or named <c>tool_choice</c>, or taken from llama.cpp's <c>grammar</c> extension field; null = free text.
+    /// </summary>
+    public string? Grammar { get; init; }
+
     public int MaxTokens { get; init; }
     public float Temperature { get; init; } = 1f;
     public float TopP { get; init; } = 1f;

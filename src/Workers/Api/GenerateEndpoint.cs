@@ -33,9 +33,21 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
             return;
         }
 
+        if (call.Grammar is { } grammar)
+        {
+            // Parsed here once to answer 400 before anything runs; the engine thread builds the turn's own copy.
+            using var parsed = engine.CreateGrammar(grammar);
+            if (parsed is null)
+            {
+                await OpenAiErrors.Result(400, "invalid_grammar",
+                    "The grammar could not be parsed (GBNF with a 'root' rule, as llama.cpp reads it), or this engine cannot constrain output.").ExecuteAsync(http);
+                return;
+            }
+        }
+
         var prompt = PromptRenderer.Render(engine, call);
         var request = new GenerationRequest(call.RequestId, call.SessionKey, engine.Tokenize(prompt, addBos: true), call.MaxTokens,
-            new SamplingOptions(call.Temperature, call.TopP, call.Seed, call.TopK, call.MinP), call.Stop, call.IsFinal, call.ToolsJson is not null, call.ExpectedToolMs, call.PrefixScope);
+            new SamplingOptions(call.Temperature, call.TopP, call.Seed, call.TopK, call.MinP), call.Stop, call.IsFinal, call.ToolsJson is not null, call.ExpectedToolMs, call.PrefixScope, call.Grammar);
         var response = new ResponseBuilder(call, Created());
         await using var events = generation.GenerateAsync(request, http.RequestAborted).GetAsyncEnumerator(http.RequestAborted);
         try

@@ -35,6 +35,9 @@ internal static class BenchCommand
             Console.WriteLine($"model {Path.GetFileName(model)}, {threads} threads, 16 slots × {engine.Info.ContextPerSlot} tokens, " +
                               $"libraries {LlamaNative.LoadedFrom}");
             ParkVersusRecompute(engine);
+            var (free, constrained) = ConstrainedDecodeBenchmark.Run(engine);
+            Console.WriteLine($"decode batch {ConstrainedDecodeBenchmark.Batch} with sampling: free {free:F1} tok/s, JSON grammar {constrained:F1} tok/s, " +
+                              $"ratio {constrained / free:F2} (random weights: nearly every token takes the full-mask path)");
             var bench = new EngineBenchmark(engine, repetitions);
             var bin = PeerBenchmark.FindBin(RepoRoot());
             if (!peer || bin is null)

@@ -17,6 +17,8 @@ public interface IInferenceEngine : IDisposable
     bool IsEndOfGeneration(int token);
     /// <summary>Renders chat messages into prompt text with the model's chat template.</summary>
     string ApplyChatTemplate(IReadOnlyList<ChatTurn> messages, bool addAssistantPrompt);
+    /// <summary>A GBNF grammar over this vocabulary (rule <c>root</c> first), or null when the text does not parse.</summary>
+    ITokenConstraint? CreateGrammar(string gbnf);
 
     // ---- compute (engine thread only) ----
     /// <summary>

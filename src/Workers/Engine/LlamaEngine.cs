@@ -15,6 +15,8 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
     private readonly nint _model;
     private readonly nint _context;
     private readonly nint _vocab;
+    /// <summary>Every token's bytes for <see cref="Utf8Guard"/>: built on the first constrained request, then shared.</summary>
+    private readonly Lazy<Utf8TokenTable> _utf8Tokens;
     private readonly nint _memory;
     private readonly string _template;
     private LlamaBatch _batch;
@@ -27,6 +29,7 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
         _model = model;
         _context = context;
         _vocab = LlamaApi.llama_model_get_vocab(model);
+        _utf8Tokens = new Lazy<Utf8TokenTable>(() => new Utf8TokenTable(LlamaApi.llama_vocab_n_tokens(_vocab), TokenBytes));
         _memory = LlamaApi.llama_get_memory(context);
         var slots = (int)LlamaApi.llama_n_seq_max(context);
         var batchTokens = (int)LlamaApi.llama_n_batch(context);
@@ -150,6 +153,11 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
     }
 
     public bool IsEndOfGeneration(int token) => LlamaApi.llama_vocab_is_eog(_vocab, token);
+
+    public ITokenConstraint? CreateGrammar(string gbnf) =>
+        LlamaGrammar.TryCreate(_vocab, Info.VocabSize, gbnf) is { } grammar ? new Utf8Guard(grammar, _utf8Tokens.Value, IsEndOfGeneration) : null;
+
+
 
     public string ApplyChatTemplate(IReadOnlyList<ChatTurn> messages, bool addAssistantPrompt) =>
         Apply(_template, messages, addAssistantPrompt) ?? Apply("chatml", messages, addAssistantPrompt)!;

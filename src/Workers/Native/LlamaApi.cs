@@ -106,6 +106,20 @@ internal static unsafe partial class LlamaApi
     public static partial int llama_chat_apply_template(byte* tmpl, LlamaChatMessage* chat, nuint nMsg,
         [MarshalAs(UnmanagedType.U1)] bool addAssistant, byte* buf, int length);
 
+    /// <summary>A GBNF grammar sampler; null when the grammar does not parse (llama.cpp catches its parser's errors).</summary>
+    [LibraryImport(Llama)]
+    public static partial nint llama_sampler_init_grammar(nint vocab, byte* grammar, byte* root);
+
+    [LibraryImport(Llama)]
+    public static partial void llama_sampler_apply(nint sampler, LlamaTokenDataArray* candidates);
+
+    /// <summary>Aborts the process for a token the grammar rejects or an end-of-generation token before the grammar is done: call it only with a token that survived <see cref="llama_sampler_apply"/>, never with one that ends generation.</summary>
+    [LibraryImport(Llama)]
+    public static partial void llama_sampler_accept(nint sampler, int token);
+
+    [LibraryImport(Llama)]
+    public static partial void llama_sampler_free(nint sampler);
+
     [LibraryImport(Llama)]
     public static partial LlamaBatch llama_batch_init(int nTokens, int embd, int nSeqMax);
 

@@ -87,3 +87,22 @@ internal struct LlamaChatMessage
     public nint Role;
     public nint Content;
 }
+
+/// <summary>llama_token_data: a candidate token with its logit (the grammar sampler sets rejected ones to -inf).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct LlamaTokenData
+{
+    public int Id;
+    public float Logit;
+    public float P;
+}
+
+/// <summary>llama_token_data_array (32 bytes: pointer, size_t, int64, bool + padding).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct LlamaTokenDataArray
+{
+    public LlamaTokenData* Data;
+    public nuint Size;
+    public long Selected;
+    public byte Sorted;
+}

@@ -5,6 +5,12 @@ namespace Serving.Workers.Runtime;
 /// <summary>The engine thread's view of one request: sampling state, text assembly and the channel to its reader.</summary>
 internal sealed class ActiveRequest(GenerationRequest request, string sessionKey, DateTimeOffset arrival)
 {
+    /// <summary>
+    /// The turn's grammar when its output is constrained: built on the engine thread as the turn is submitted,
+    /// used and disposed there (when the turn finishes or is refused).
+    /// </summary>
+    public Engine.ITokenConstraint? Constraint { get; set; }
+
     public GenerationRequest Request { get; } = request;
 
     /// <summary>The session key given to the scheduler (one-shot requests get a private one).</summary>

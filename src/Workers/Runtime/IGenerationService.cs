@@ -25,6 +25,7 @@ public interface IGenerationService
 /// <param name="ToolsOffered">True when the request offered tools, so the output is checked for tool calls
 /// (<see cref="Protocol.ToolCallFormat"/>) and a tool pause starts when it has one.</param>
 /// <param name="ExpectedToolMs">The client's guess of the coming tool pause (X-Tool-Expected-Ms), if any.</param>
+/// <param name="Grammar">GBNF the output must follow (JSON mode, a schema, a required tool call), already checked to parse.</param>
 public sealed record GenerationRequest(
     string RequestId,
     string? SessionKey,
@@ -35,7 +36,8 @@ public sealed record GenerationRequest(
     bool IsFinal,
     bool ToolsOffered,
     double? ExpectedToolMs,
-    string? PrefixScope = null);
+    string? PrefixScope = null,
+    string? Grammar = null);
 
 /// <param name="TopK">Keep only the k most likely tokens; 0 = no limit (llama.cpp's and vLLM's extension).</param>
 /// <param name="MinP">Drop tokens less likely than this fraction of the most likely one; 0 = off (extension).</param>

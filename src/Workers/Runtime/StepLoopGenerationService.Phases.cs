@@ -163,7 +163,10 @@ public sealed partial class StepLoopGenerationService
             try
             {
                 _engine.CopyLogits(i, _logits);
-                var token = request.Sampler.Sample(_logits);
+                var token = request.Constraint is { } constraint
+                    ? ConstrainedSampler.Sample(request.Sampler, constraint, _logits, _engine.IsEndOfGeneration)
+                    : request.Sampler.Sample(_logits);
+
                 progress.Add(Advance(request, token, now));
             }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -236,6 +239,7 @@ public sealed partial class StepLoopGenerationService
         }
 
         request.Finished = true;
+        request.Constraint?.Dispose();
         var rest = request.Text.Flush();
         if (rest.Length > 0)
         {

@@ -279,6 +279,12 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
         }
 
         var r = request.Request;
+        if (r.Grammar is not null && (request.Constraint = _engine.CreateGrammar(r.Grammar)) is null)
+        {
+            request.Events.Writer.TryWrite(new RejectedEvent(new GenerationRejectedException("invalid_grammar", "The grammar could not be parsed.", 400)));
+            return;
+        }
+
         var result = _scheduler.Submit(new TurnRequest(r.RequestId, request.SessionKey, r.PromptTokens, r.MaxTokens, r.IsFinal || r.SessionKey is null, r.ExpectedToolMs, r.PrefixScope));
         if (result.Outcome != SubmitOutcome.Accepted)
         {
@@ -289,6 +295,7 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
                 _ => ("server_busy", 503),
             };
             request.Events.Writer.TryWrite(new RejectedEvent(new GenerationRejectedException(code, result.Message ?? code, status)));
+            request.Constraint?.Dispose();
             return;
         }
 

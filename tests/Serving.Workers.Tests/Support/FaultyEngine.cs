@@ -40,6 +40,8 @@ internal sealed class FaultyEngine(SimulatedEngine inner) : IInferenceEngine
 
     public string ApplyChatTemplate(IReadOnlyList<ChatTurn> messages, bool addAssistantPrompt) => inner.ApplyChatTemplate(messages, addAssistantPrompt);
 
+    public ITokenConstraint? CreateGrammar(string gbnf) => inner.CreateGrammar(gbnf);
+
     public DecodeStatus Decode(IReadOnlyList<SequenceChunk> chunks)
     {
         if (ThrowOnDecode)

@@ -1,0 +1,124 @@
+using System.Text.Json;
+
+namespace Serving.Gateway.Constraints;
+
+/// <summary>
+/// The grammar a request's output must follow, from (at most one of) <c>response_format</c> json_object /
+/// json_schema, llama.cpp's <c>grammar</c> field (GBNF text), or a <c>tool_choice</c> of "required" or a named
+/// function — which must then produce exactly one call in our tool-call format (<c>&lt;tool_call&gt;{"name": …,
+/// "arguments": …}&lt;/tool_call&gt;</c>) with arguments valid against that tool's <c>parameters</c>. Null: free text.
+/// With "auto" nothing is constrained (a lazy grammar that engages once the model opens a call is not built yet).
+/// </summary>
+public static class OutputConstraint
+{
+    public const int MaxGrammarChars = 64 * 1024;
+
+    /// <exception cref="ConstraintException">A malformed or unsupported format, schema or combination (400).</exception>
+    public static string? Build(JsonElement body, bool chat, string? toolChoice, JsonElement? tools)
+    {
+        var sources = new List<(string Param, string Grammar)>();
+        if (body.TryGetProperty("grammar", out var grammar) && grammar.ValueKind != JsonValueKind.Null)
+        {
+            if (grammar.ValueKind != JsonValueKind.String || grammar.GetString() is not { Length: > 0 and <= MaxGrammarChars } text)
+            {
+                throw new ConstraintException("grammar", $"'grammar' must be GBNF text of 1..{MaxGrammarChars} characters with a 'root' rule.");
+            }
+
+            sources.Add(("grammar", text));
+        }
+
+        if (chat && ResponseFormat(body) is { } format)
+        {
+            sources.Add(("response_format", format));
+        }
+
+        if (chat && toolChoice is not (null or "none" or "auto") && tools is { } offered)
+        {
+            sources.Add(("tool_choice", ToolCall(offered, toolChoice)));
+        }
+
+        return sources.Count switch
+        {
+            0 => null,
+            1 => sources[0].Grammar,
+            _ => throw new ConstraintException(sources[1].Param, $"Only one of {string.Join(", ", sources.Select(s => s.Param))} can constrain the output of one request."),
+        };
+    }
+
+    private static string? ResponseFormat(JsonElement body)
+    {
+        if (!body.TryGetProperty("response_format", out var format) || format.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        var type = format.ValueKind == JsonValueKind.Object && format.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        switch (type)
+        {
+            case "text":
+                return null;
+            case "json_object":
+                return JsonSchemaGrammar.AnyObject();
+            case "json_schema":
+                if (!format.TryGetProperty("json_schema", out var spec) || spec.ValueKind != JsonValueKind.Object
+                    || !spec.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String)
+                {
+                    throw new ConstraintException("response_format.json_schema", "'response_format.json_schema' must be an object with a 'name' and a 'schema'.");
+                }
+
+                var schema = spec.TryGetProperty("schema", out var s) ? s : JsonDocument.Parse("{}").RootElement;
+                return Convert(schema, "response_format.json_schema.schema");
+            default:
+                throw new ConstraintException("response_format.type", "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\".");
+        }
+    }
+
+    /// <summary>Exactly one call: of the named function, or of any offered one ("required").</summary>
+    private static string ToolCall(JsonElement tools, string choice)
+    {
+        var alternatives = new List<(string, JsonElement?, string)>();
+        var i = 0;
+        foreach (var tool in tools.EnumerateArray())
+        {
+            var path = $"tools[{i++}].function.parameters";
+            var function = tool.GetProperty("function");
+            var name = function.GetProperty("name").GetString()!;
+            if (choice != "required" && name != choice)
+            {
+                continue;
+            }
+
+            var parameters = function.TryGetProperty("parameters", out var p) && p.ValueKind == JsonValueKind.Object ? p : AnyObjectSchema;
+            alternatives.Add(($"<tool_call>\n{{\"name\": {JsonSerializer.Serialize(name)}, \"arguments\": ", parameters, path));
+        }
+
+        try
+        {
+            return JsonSchemaGrammar.Wrap("", alternatives, "}\n</tool_call>");
+        }
+        catch (UnsupportedSchemaException e)
+        {
+            throw new ConstraintException(e.Path, e.Message);
+        }
+    }
+
+    private static readonly JsonElement AnyObjectSchema = JsonDocument.Parse("""{"type":"object"}""").RootElement;
+
+    private static string Convert(JsonElement schema, string path)
+    {
+        try
+        {
+            return JsonSchemaGrammar.ToGbnf(schema, path);
+        }
+        catch (UnsupportedSchemaException e)
+        {
+            throw new ConstraintException(e.Path, e.Message);
+        }
+    }
+}
+
+/// <summary>The output constraint cannot be built: 400 <c>invalid_value</c> naming <see cref="Param"/>.</summary>
+public sealed class ConstraintException(string param, string message) : Exception(message)
+{
+    public string Param { get; } = param;
+}

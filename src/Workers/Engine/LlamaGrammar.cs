@@ -1,0 +1,94 @@
+using System.Text;
+using Serving.Workers.Native;
+
+namespace Serving.Workers.Engine;
+
+/// <summary>
+/// llama.cpp's GBNF grammar sampler, used as a logit mask in front of our own sampler: every step it sees all
+/// candidates and rejects those the grammar cannot continue with (end of generation only once the grammar is
+/// complete). Parsing is safe to call with any text: llama.cpp catches its parser's errors and returns null. Accepting
+/// a token the grammar rejects would abort the process inside llama.cpp, which is why <see cref="Accept"/> is only
+/// ever called with the token sampled from masked logits.
+/// </summary>
+internal sealed unsafe class LlamaGrammar : ITokenConstraint
+{
+    private nint _sampler;
+    private readonly LlamaTokenData[] _candidates;
+
+    private LlamaGrammar(nint sampler, int vocabSize)
+    {
+        _sampler = sampler;
+        _candidates = new LlamaTokenData[vocabSize];
+    }
+
+    /// <summary>The grammar, or null when its text does not parse (or names no <c>root</c> rule).</summary>
+    public static LlamaGrammar? TryCreate(nint vocab, int vocabSize, string gbnf)
+    {
+        var text = Encoding.UTF8.GetBytes(gbnf + "\0");
+        var root = "root\0"u8;
+        nint sampler;
+        fixed (byte* g = text)
+        fixed (byte* r = root)
+        {
+            sampler = LlamaApi.llama_sampler_init_grammar(vocab, g, r);
+        }
+
+        return sampler == 0 ? null : new LlamaGrammar(sampler, vocabSize);
+    }
+
+    public bool Allows(int token, float logit)
+    {
+        ObjectDisposedException.ThrowIf(_sampler == 0, this);
+        var single = new LlamaTokenData { Id = token, Logit = logit };
+        var array = new LlamaTokenDataArray { Data = &single, Size = 1, Selected = -1 };
+        LlamaApi.llama_sampler_apply(_sampler, &array);
+        return !float.IsNegativeInfinity(single.Logit);
+    }
+
+    public void Apply(Span<float> logits)
+    {
+        ObjectDisposedException.ThrowIf(_sampler == 0, this);
+        var n = Math.Min(logits.Length, _candidates.Length);
+        for (var i = 0; i < n; i++)
+        {
+            _candidates[i] = new LlamaTokenData { Id = i, Logit = logits[i] };
+        }
+
+        fixed (LlamaTokenData* data = _candidates)
+        {
+            var array = new LlamaTokenDataArray { Data = data, Size = (nuint)n, Selected = -1 };
+            LlamaApi.llama_sampler_apply(_sampler, &array);
+            // The grammar sampler edits logits in place and never reorders or shrinks the array.
+            for (var i = 0; i < n; i++)
+            {
+                logits[i] = data[i].Logit;
+            }
+        }
+    }
+
+    public void Accept(int token)
+    {
+        ObjectDisposedException.ThrowIf(_sampler == 0, this);
+        LlamaApi.llama_sampler_accept(_sampler, token);
+    }
+
+    public void Dispose()
+    {
+        if (_sampler != 0)
+        {
+            LlamaApi.llama_sampler_free(_sampler);
+            _sampler = 0;
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    ~LlamaGrammar()
+    {
+        // A turn that never reached Finish (process shutting down) still frees its native sampler.
+        if (_sampler != 0)
+        {
+            LlamaApi.llama_sampler_free(_sampler);
+        }
+    }
+}

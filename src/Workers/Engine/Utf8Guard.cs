@@ -1,0 +1,142 @@
+namespace Serving.Workers.Engine;
+
+/// <summary>
+/// Keeps constrained output valid UTF-8, in front of a grammar. llama.cpp's grammar decodes bytes leniently (an
+/// overlong or out-of-range sequence still counts as one character), while the text we send decodes strictly (such
+/// bytes become U+FFFD), so a byte-level token could satisfy the grammar and still break a schema's length or a JSON
+/// reader. This mask allows only tokens that keep the output a valid UTF-8 prefix (RFC 3629's byte ranges).
+/// Cheap: at a character boundary only the few tokens that are not complete, valid UTF-8 on their own are checked;
+/// inside a multi-byte character only the tokens that start with a continuation byte can be allowed.
+/// </summary>
+internal sealed class Utf8Guard(ITokenConstraint inner, Utf8TokenTable table, Func<int, bool> endsGeneration) : ITokenConstraint
+{
+    private Utf8State _state;
+
+    public bool Allows(int token, float logit)
+    {
+        if (token >= table.Bytes.Length)
+        {
+            return false;
+        }
+
+        // Mid-character nothing may end generation; otherwise the token's bytes must keep the output valid UTF-8.
+        var fits = endsGeneration(token) ? _state.AtBoundary : _state.Extend(table.Bytes[token]).Valid;
+        return fits && inner.Allows(token, logit);
+    }
+
+    public void Apply(Span<float> logits)
+    {
+        inner.Apply(logits);
+        if (_state.AtBoundary)
+        {
+            foreach (var token in table.NotSelfContained)
+            {
+                if (token < logits.Length && !float.IsNegativeInfinity(logits[token]) && !_state.Extend(table.Bytes[token]).Valid)
+                {
+                    logits[token] = float.NegativeInfinity;
+                }
+            }
+
+            return;
+        }
+
+        // Mid-character: nothing but a fitting continuation may come (not even the end of generation).
+        var allowed = new List<(int Token, float Logit)>();
+        foreach (var token in table.StartsWithContinuation)
+        {
+            if (token < logits.Length && !float.IsNegativeInfinity(logits[token]) && _state.Extend(table.Bytes[token]).Valid)
+            {
+                allowed.Add((token, logits[token]));
+            }
+        }
+
+        logits.Fill(float.NegativeInfinity);
+        foreach (var (token, logit) in allowed)
+        {
+            logits[token] = logit;
+        }
+    }
+
+    public void Accept(int token)
+    {
+        if (!endsGeneration(token))
+        {
+            _state = _state.Extend(table.Bytes[token]);
+        }
+
+        inner.Accept(token);
+    }
+
+    public void Dispose() => inner.Dispose();
+}
+
+/// <summary>Every token's bytes, and the two lists <see cref="Utf8Guard"/> checks; built once per engine.</summary>
+internal sealed class Utf8TokenTable
+{
+    public Utf8TokenTable(int vocabSize, Func<int, byte[]> bytes)
+    {
+        Bytes = new byte[vocabSize][];
+        var notSelfContained = new List<int>();
+        var continuation = new List<int>();
+        for (var token = 0; token < vocabSize; token++)
+        {
+            var piece = Bytes[token] = bytes(token);
+            var alone = default(Utf8State).Extend(piece);
+            if (!alone.Valid || !alone.AtBoundary)
+            {
+                notSelfContained.Add(token);
+            }
+
+            if (piece.Length > 0 && piece[0] is >= 0x80 and <= 0xBF)
+            {
+                continuation.Add(token);
+            }
+        }
+
+        (NotSelfContained, StartsWithContinuation) = (notSelfContained.ToArray(), continuation.ToArray());
+    }
+
+    public byte[][] Bytes { get; }
+
+    /// <summary>Tokens that are not complete, valid UTF-8 by themselves (byte tokens, split characters, junk).</summary>
+    public int[] NotSelfContained { get; }
+
+    public int[] StartsWithContinuation { get; }
+}
+
+/// <summary>Where a UTF-8 decoder stands: bytes still owed by the current character and the range the next one must fall in.</summary>
+internal readonly record struct Utf8State(int Remaining, byte Low, byte High, bool Broken = false)
+{
+    public bool AtBoundary => Remaining == 0;
+
+    public bool Valid => !Broken;
+
+    public Utf8State Extend(ReadOnlySpan<byte> bytes)
+    {
+        var state = this;
+        foreach (var b in bytes)
+        {
+            if (!state.Valid)
+            {
+                return state;
+            }
+
+            state = state.Remaining > 0
+                ? (b >= state.Low && b <= state.High ? new Utf8State(state.Remaining - 1, 0x80, 0xBF) : state with { Broken = true })
+                : b switch
+                {
+                    < 0x80 => new Utf8State(0, 0, 0),
+                    >= 0xC2 and <= 0xDF => new Utf8State(1, 0x80, 0xBF),
+                    0xE0 => new Utf8State(2, 0xA0, 0xBF),
+                    0xED => new Utf8State(2, 0x80, 0x9F),
+                    >= 0xE1 and <= 0xEF => new Utf8State(2, 0x80, 0xBF),
+                    0xF0 => new Utf8State(3, 0x90, 0xBF),
+                    >= 0xF1 and <= 0xF3 => new Utf8State(3, 0x80, 0xBF),
+                    0xF4 => new Utf8State(3, 0x80, 0x8F),
+                    _ => state with { Broken = true },
+                };
+        }
+
+        return state;
+    }
+}
