@@ -7,7 +7,7 @@ namespace Serving.Gateway.Constraints;
 /// JSON Schema → GBNF (llama.cpp's grammar format), for the subset agent frameworks send: <c>type</c> (one or a
 /// list), <c>properties</c>/<c>required</c>/<c>additionalProperties: false</c>, <c>enum</c>, <c>const</c>,
 /// <c>items</c> with <c>minItems</c>/<c>maxItems</c>, <c>minLength</c>/<c>maxLength</c>, <c>anyOf</c>/<c>oneOf</c>,
-/// <c>$ref</c> into <c>$defs</c>/<c>definitions</c>; annotations (<c>title</c>, <c>description</c>, <c>default</c>,
+/// <c>$ref</c> into <c>$defs</c>/<c>definitions</c>, <c>format</c> date, time, date-time and uuid; annotations (<c>title</c>, <c>description</c>, <c>default</c>,
 /// <c>examples</c>, <c>$schema</c>, <c>strict</c>) are ignored. Anything else cannot be enforced and is refused with
 /// the JSON path of the keyword (<see cref="UnsupportedSchemaException"/>), never silently left unconstrained.
 /// Objects come out with their required properties first (declared order), then the optional ones; only declared
@@ -15,7 +15,16 @@ namespace Serving.Gateway.Constraints;
 /// </summary>
 public sealed class JsonSchemaGrammar
 {
-    private static readonly HashSet<string> Annotations = ["title", "description", "default", "examples", "$schema", "$id", "$comment", "strict", "format"];
+    private static readonly HashSet<string> Annotations = ["title", "description", "default", "examples", "$schema", "$id", "$comment", "strict"];
+
+    /// <summary>String formats with a grammar (RFC 3339 date/time, UUID); any other format is refused.</summary>
+    private static readonly Dictionary<string, string> Formats = new(StringComparer.Ordinal)
+    {
+        ["date"] = "\"\\\"\" date \"\\\"\" ws",
+        ["time"] = "\"\\\"\" time \"\\\"\" ws",
+        ["date-time"] = "\"\\\"\" date \"T\" time \"\\\"\" ws",
+        ["uuid"] = "\"\\\"\" hex{8} \"-\" hex{4} \"-\" hex{4} \"-\" hex{4} \"-\" hex{12} \"\\\"\" ws",
+    };
     private const int MaxRules = 2000;
 
     private readonly JsonElement _root;
@@ -126,13 +135,15 @@ public sealed class JsonSchemaGrammar
     }
 
     private static readonly HashSet<string> Supported =
-        ["type", "properties", "required", "additionalProperties", "enum", "const", "items", "minItems", "maxItems", "minLength", "maxLength", "anyOf", "oneOf", "$ref", "$defs", "definitions"];
+        ["type", "properties", "required", "additionalProperties", "enum", "const", "items", "minItems", "maxItems", "minLength", "maxLength", "anyOf", "oneOf", "$ref", "$defs", "definitions", "format"];
 
     private string Typed(JsonElement schema, string type, string path) => type switch
     {
         "object" => Object(schema, path),
         "array" => Array(schema, path),
         "string" => String(schema, path),
+        "integer" or "number" when schema.TryGetProperty("format", out var f) && f.GetString() is not ("float" or "double") =>
+            throw new UnsupportedSchemaException(path + ".format", $"The {type} format '{f}' cannot be enforced (a range is not checked)."),
         "integer" => "integer ws",
         "number" => "number ws",
         "boolean" => "(\"true\" | \"false\") ws",
@@ -205,6 +216,13 @@ public sealed class JsonSchemaGrammar
 
     private string String(JsonElement schema, string path)
     {
+        if (schema.TryGetProperty("format", out var format))
+        {
+            return Formats.TryGetValue(format.GetString() ?? "", out var rule) && !schema.TryGetProperty("minLength", out _) && !schema.TryGetProperty("maxLength", out _)
+                ? rule
+                : throw new UnsupportedSchemaException(path + ".format", $"The string format '{format}' cannot be enforced (supported: {string.Join(", ", Formats.Keys)}, without length bounds).");
+        }
+
         var min = schema.TryGetProperty("minLength", out var mn) && mn.TryGetInt32(out var a) ? a : 0;
         var max = schema.TryGetProperty("maxLength", out var mx) && mx.TryGetInt32(out var b) ? b : -1;
         if (min < 0 || min > 10_000 || max > 10_000 || (max >= 0 && max < min))
@@ -299,6 +317,12 @@ escape ::= "\\" (["\\/bfnrt] | "u" ([0-9a-cA-CeEfF] [0-9a-fA-F]{3} | [dD] [0-7] 
 integer ::= "-"? ([0-9] | [1-9] [0-9]{0,15})
 number ::= integer ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?
 ws ::= " "?
+hex ::= [0-9a-fA-F]
+date ::= [1-9] [0-9]{3} "-" ("02-" day28 | ("0" [469] | "11") "-" day30 | ("0" [13578] | "1" [02]) "-" day31)
+day28 ::= "0" [1-9] | "1" [0-9] | "2" [0-8]
+day30 ::= day28 | "29" | "30"
+day31 ::= day30 | "31"
+time ::= ([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9] ":" [0-5] [0-9] ("." [0-9]{1,6})? ("Z" | [+-] ([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9])
 
 """;
 }

@@ -63,6 +63,19 @@ public sealed class ConstrainedOutputTests(GatewayFixture gateway)
     }
 
     [Fact]
+    public async Task JsonSchema_Formats_DateDateTimeUuid_Validate()
+    {
+        const string formats = """{"type":"object","properties":{"day":{"type":"string","format":"date"},"at":{"type":"string","format":"date-time"},"id":{"type":"string","format":"uuid"}},"required":["day","at","id"]}""";
+        var schema = await JsonSchema.FromJsonAsync(formats);
+        var completions = await ManyAsync(20, () => new ChatCompletionOptions
+        {
+            Temperature = 1f, MaxOutputTokenCount = 256,
+            ResponseFormat = ChatResponseFormat.CreateJsonSchemaFormat("formats", BinaryData.FromString(formats), jsonSchemaIsStrict: true),
+        }, tools: false);
+        Assert.All(completions, c => Assert.True(schema.Validate(c.Content[0].Text).Count == 0, c.Content[0].Text));
+    }
+
+    [Fact]
     public async Task StreamingAndNot_Temperature0_SameConstrainedCall()
     {
         var options = Options(ChatToolChoice.CreateFunctionChoice("read_file"));
@@ -88,6 +101,8 @@ public sealed class ConstrainedOutputTests(GatewayFixture gateway)
     [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"integer","minimum":3}}}}}}""", "response_format.json_schema.schema.properties.n.minimum")]
     [InlineData("""{"response_format":{"type":"json_object"},"grammar":"root ::= \"a\""}""", "response_format")]
     [InlineData("""{"response_format":{"type":"yaml"}}""", "response_format.type")]
+    [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"string","format":"email"}}}}""", "response_format.json_schema.schema.format")]
+    [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"integer","format":"int32"}}}}""", "response_format.json_schema.schema.format")]
     public async Task UnenforceableConstraint_400NamingTheParameter(string extra, string param)
     {
         var body = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(extra)!;
