@@ -38,7 +38,7 @@ ws ::= | " " | "\n" [ \t]{0,20}
         {
             engine.Truncate(s, 0);
             var prompt = Enumerable.Range(0, 128).Select(i => 100 + (i * 31 + s * 97) % (engine.Info.VocabSize - 200)).ToArray();
-            Check(engine.Decode([new SequenceChunk(s, 0, prompt, false)]));
+            EngineBenchmark.Check(engine.Decode([new SequenceChunk(s, 0, prompt, false)]));
             next[s] = 500 + s;
             grammars[s] = constrained ? engine.CreateGrammar(JsonGrammar) ?? throw new InvalidOperationException("the JSON grammar did not parse") : null;
         }
@@ -46,7 +46,7 @@ ws ::= | " " | "\n" [ \t]{0,20}
         var started = Stopwatch.GetTimestamp();
         for (var step = 0; step < Steps; step++)
         {
-            Check(engine.Decode(Enumerable.Range(0, Batch).Select(s => new SequenceChunk(s, engine.SequenceLength(s), [next[s]], true)).ToList()));
+            EngineBenchmark.Check(engine.Decode(Enumerable.Range(0, Batch).Select(s => new SequenceChunk(s, engine.SequenceLength(s), [next[s]], true)).ToList()));
             for (var s = 0; s < Batch; s++)
             {
                 engine.CopyLogits(s, logits);
@@ -73,13 +73,5 @@ ws ::= | " " | "\n" [ \t]{0,20}
         }
 
         return Batch * Steps / seconds;
-    }
-
-    private static void Check(DecodeStatus status)
-    {
-        if (status != DecodeStatus.Ok)
-        {
-            throw new InvalidOperationException($"decode failed: {status}");
-        }
     }
 }

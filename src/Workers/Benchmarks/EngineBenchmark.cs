@@ -108,7 +108,7 @@ public sealed class EngineBenchmark(IInferenceEngine engine, int repetitions = 3
 
     private int[] Tokens(int count, int seed) => Enumerable.Range(0, count).Select(i => 100 + (i * 31 + seed * 97) % Math.Max(1, engine.Info.VocabSize - 200)).ToArray();
 
-    private static void Check(DecodeStatus status)
+    internal static void Check(DecodeStatus status)
     {
         if (status != DecodeStatus.Ok)
         {
