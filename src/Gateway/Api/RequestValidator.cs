@@ -43,7 +43,7 @@ public sealed partial class RequestValidator(GatewayOptions options)
         var prompt = chat ? null : Prompt(body);
         Unsupported(body, chat);
         var tools = chat ? Tools(body) : null;
-        string? grammar;
+        (string Grammar, string? Trigger)? grammar;
         try
         {
             grammar = Constraints.OutputConstraint.Build(body, chat, chat ? ToolChoice(body) : null, tools is null ? null : body.GetProperty("tools"));
@@ -55,7 +55,8 @@ public sealed partial class RequestValidator(GatewayOptions options)
 
         return new GenerateCall
         {
-            Grammar = grammar,
+            Grammar = grammar?.Grammar,
+            GrammarTrigger = grammar?.Trigger,
             Kind = kind,
             RequestId = requestId,
             Model = model,

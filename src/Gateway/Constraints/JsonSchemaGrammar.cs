@@ -44,13 +44,17 @@ public sealed class JsonSchemaGrammar
         return grammar.Render("root ::= " + root);
     }
 
-    /// <summary>A rule for a value wrapped in a fixed prefix and suffix (a tool call around its arguments).</summary>
-    public static string Wrap(string prefix, IReadOnlyList<(string Literal, JsonElement? Schema, string Path)> alternatives, string suffix)
+    /// <summary>
+    /// Values wrapped in fixed text (a tool call around its arguments): one of the alternatives, each its literal then
+    /// its schema's value, then <paramref name="suffix"/>; with <paramref name="separator"/>, one or more of them.
+    /// </summary>
+    public static string Wrap(string prefix, IReadOnlyList<(string Literal, JsonElement? Schema, string Path)> alternatives, string suffix, string? separator = null)
     {
         var grammar = new JsonSchemaGrammar(default, "");
         var bodies = alternatives.Select(a => Literal(a.Literal) + " " + (a.Schema is { } s ? new JsonSchemaGrammar(s, a.Path).Into(grammar, s, a.Path) : "value"));
         var head = prefix.Length > 0 ? Literal(prefix) + " " : "";
-        return grammar.Render($"root ::= {head}({string.Join(" | ", bodies)}) {Literal(suffix)}");
+        grammar._rules["item"] = $"{head}({string.Join(" | ", bodies)}) {Literal(suffix)}";
+        return grammar.Render(separator is null ? "root ::= item" : $"root ::= item ({Literal(separator)} item)*");
     }
 
     /// <summary>Generic JSON: any object (JSON mode).</summary>

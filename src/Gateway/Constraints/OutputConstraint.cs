@@ -7,14 +7,20 @@ namespace Serving.Gateway.Constraints;
 /// json_schema, llama.cpp's <c>grammar</c> field (GBNF text), or a <c>tool_choice</c> of "required" or a named
 /// function — which must then produce exactly one call in our tool-call format (<c>&lt;tool_call&gt;{"name": …,
 /// "arguments": …}&lt;/tool_call&gt;</c>) with arguments valid against that tool's <c>parameters</c>. Null: free text.
-/// With "auto" nothing is constrained (a lazy grammar that engages once the model opens a call is not built yet).
+/// With "auto" (and tools offered, nothing else constraining) the tool-call grammar is lazy: text is free until the
+/// model opens a call, and from <c>&lt;tool_call&gt;</c> on the call must be well formed and its arguments valid
+/// (several calls unless <c>parallel_tool_calls</c> is false) — as llama.cpp's server does. Tools whose schemas
+/// cannot be enforced leave "auto" unconstrained (nothing was asked for).
 /// </summary>
 public static class OutputConstraint
 {
     public const int MaxGrammarChars = 64 * 1024;
 
+    /// <summary>The text that starts a call in our tool-call format: the lazy grammar's trigger.</summary>
+    public const string CallTrigger = "<tool_call>";
+
     /// <exception cref="ConstraintException">A malformed or unsupported format, schema or combination (400).</exception>
-    public static string? Build(JsonElement body, bool chat, string? toolChoice, JsonElement? tools)
+    public static (string Grammar, string? Trigger)? Build(JsonElement body, bool chat, string? toolChoice, JsonElement? tools)
     {
         var sources = new List<(string Param, string Grammar)>();
         if (body.TryGetProperty("grammar", out var grammar) && grammar.ValueKind != JsonValueKind.Null)
@@ -34,15 +40,31 @@ public static class OutputConstraint
 
         if (chat && toolChoice is not (null or "none" or "auto") && tools is { } offered)
         {
-            sources.Add(("tool_choice", ToolCall(offered, toolChoice)));
+            sources.Add(("tool_choice", ToolCall(offered, toolChoice, repeat: false)));
         }
 
-        return sources.Count switch
+        switch (sources.Count)
         {
-            0 => null,
-            1 => sources[0].Grammar,
-            _ => throw new ConstraintException(sources[1].Param, $"Only one of {string.Join(", ", sources.Select(s => s.Param))} can constrain the output of one request."),
-        };
+            case 1:
+                return (sources[0].Grammar, null);
+            case > 1:
+                throw new ConstraintException(sources[1].Param, $"Only one of {string.Join(", ", sources.Select(s => s.Param))} can constrain the output of one request.");
+        }
+
+        if (!chat || toolChoice is not (null or "auto") || tools is not { } auto)
+        {
+            return null;
+        }
+
+        try
+        {
+            var parallel = !(body.TryGetProperty("parallel_tool_calls", out var p) && p.ValueKind == JsonValueKind.False);
+            return (ToolCall(auto, "required", repeat: parallel), CallTrigger);
+        }
+        catch (ConstraintException)
+        {
+            return null;
+        }
     }
 
     private static string? ResponseFormat(JsonElement body)
@@ -73,8 +95,8 @@ public static class OutputConstraint
         }
     }
 
-    /// <summary>Exactly one call: of the named function, or of any offered one ("required").</summary>
-    private static string ToolCall(JsonElement tools, string choice)
+    /// <summary>One call (or, with <paramref name="repeat"/>, one or more): of the named function, or of any offered one ("required").</summary>
+    private static string ToolCall(JsonElement tools, string choice, bool repeat)
     {
         var alternatives = new List<(string, JsonElement?, string)>();
         var i = 0;
@@ -94,7 +116,7 @@ public static class OutputConstraint
 
         try
         {
-            return JsonSchemaGrammar.Wrap("", alternatives, "}\n</tool_call>");
+            return JsonSchemaGrammar.Wrap("", alternatives, "}\n</tool_call>", repeat ? "\n" : null);
         }
         catch (UnsupportedSchemaException e)
         {

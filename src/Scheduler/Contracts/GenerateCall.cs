@@ -30,6 +30,9 @@ public sealed record GenerateCall
     /// </summary>
     public string? Grammar { get; init; }
 
+    /// <summary>When set, <see cref="Grammar"/> is lazy: it applies from this text on (a tool call's opening tag).</summary>
+    public string? GrammarTrigger { get; init; }
+
     public int MaxTokens { get; init; }
     public float Temperature { get; init; } = 1f;
     public float TopP { get; init; } = 1f;

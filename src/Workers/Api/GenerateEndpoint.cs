@@ -36,7 +36,7 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
         if (call.Grammar is { } grammar)
         {
             // Parsed here once to answer 400 before anything runs; the engine thread builds the turn's own copy.
-            using var parsed = engine.CreateGrammar(grammar);
+            using var parsed = engine.CreateGrammar(grammar, call.GrammarTrigger);
             if (parsed is null)
             {
                 await OpenAiErrors.Result(400, "invalid_grammar",
@@ -47,7 +47,7 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
 
         var prompt = PromptRenderer.Render(engine, call);
         var request = new GenerationRequest(call.RequestId, call.SessionKey, engine.Tokenize(prompt, addBos: true), call.MaxTokens,
-            new SamplingOptions(call.Temperature, call.TopP, call.Seed, call.TopK, call.MinP), call.Stop, call.IsFinal, call.ToolsJson is not null, call.ExpectedToolMs, call.PrefixScope, call.Grammar);
+            new SamplingOptions(call.Temperature, call.TopP, call.Seed, call.TopK, call.MinP), call.Stop, call.IsFinal, call.ToolsJson is not null, call.ExpectedToolMs, call.PrefixScope, call.Grammar, call.GrammarTrigger);
         var response = new ResponseBuilder(call, Created());
         await using var events = generation.GenerateAsync(request, http.RequestAborted).GetAsyncEnumerator(http.RequestAborted);
         try

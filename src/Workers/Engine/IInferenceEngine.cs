@@ -17,8 +17,11 @@ public interface IInferenceEngine : IDisposable
     bool IsEndOfGeneration(int token);
     /// <summary>Renders chat messages into prompt text with the model's chat template.</summary>
     string ApplyChatTemplate(IReadOnlyList<ChatTurn> messages, bool addAssistantPrompt);
-    /// <summary>A GBNF grammar over this vocabulary (rule <c>root</c> first), or null when the text does not parse.</summary>
-    ITokenConstraint? CreateGrammar(string gbnf);
+    /// <summary>
+    /// A GBNF grammar over this vocabulary (rule <c>root</c>), or null when the text does not parse. With a trigger
+    /// word it waits: output is free until the word appears, constrained from there (the root starts with the word).
+    /// </summary>
+    ITokenConstraint? CreateGrammar(string gbnf, string? triggerWord = null);
 
     // ---- compute (engine thread only) ----
     /// <summary>

@@ -21,20 +21,34 @@ internal sealed unsafe class LlamaGrammar : ITokenConstraint
         _candidates = new LlamaTokenData[vocabSize];
     }
 
-    /// <summary>The grammar, or null when its text does not parse (or names no <c>root</c> rule).</summary>
-    public static LlamaGrammar? TryCreate(nint vocab, int vocabSize, string gbnf)
+    /// <summary>
+    /// The grammar, or null when its text does not parse (or names no <c>root</c> rule). With
+    /// <paramref name="triggerWord"/> it is lazy: output is free until that text appears, and constrained from it on
+    /// (the grammar's root starts with the word).
+    /// </summary>
+    public static LlamaGrammar? TryCreate(nint vocab, int vocabSize, string gbnf, string? triggerWord = null)
     {
         var text = Encoding.UTF8.GetBytes(gbnf + "\0");
         var root = "root\0"u8;
+        var pattern = triggerWord is null ? null : Encoding.UTF8.GetBytes(EscapeRegex(triggerWord) + "\0");
         nint sampler;
         fixed (byte* g = text)
         fixed (byte* r = root)
+        fixed (byte* p = pattern)
         {
-            sampler = LlamaApi.llama_sampler_init_grammar(vocab, g, r);
+            var patterns = stackalloc byte*[1];
+            patterns[0] = p;
+            sampler = pattern is null
+                ? LlamaApi.llama_sampler_init_grammar(vocab, g, r)
+                : LlamaApi.llama_sampler_init_grammar_lazy_patterns(vocab, g, r, patterns, 1, null, 0);
         }
 
         return sampler == 0 ? null : new LlamaGrammar(sampler, vocabSize);
     }
+
+    /// <summary>The word as an ECMAScript regex that matches it literally (std::regex aborts on a malformed one).</summary>
+    private static string EscapeRegex(string word) =>
+        string.Concat(word.Select(c => "\\^$.|?*+()[]{}/".Contains(c) ? "\\" + c : c.ToString()));
 
     public bool Allows(int token, float logit)
     {

@@ -110,6 +110,15 @@ internal static unsafe partial class LlamaApi
     [LibraryImport(Llama)]
     public static partial nint llama_sampler_init_grammar(nint vocab, byte* grammar, byte* root);
 
+    /// <summary>
+    /// A grammar that waits for a trigger: unconstrained until the output matches one of the regexes (ECMAScript,
+    /// std::regex — a pattern that does not compile aborts, so only fixed, escaped patterns go here), then fed from
+    /// the first capture group (or the match) on.
+    /// </summary>
+    [LibraryImport(Llama)]
+    public static partial nint llama_sampler_init_grammar_lazy_patterns(nint vocab, byte* grammar, byte* root, byte** patterns, nuint patternCount,
+        int* tokens, nuint tokenCount);
+
     [LibraryImport(Llama)]
     public static partial void llama_sampler_apply(nint sampler, LlamaTokenDataArray* candidates);
 

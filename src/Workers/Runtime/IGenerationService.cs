@@ -37,7 +37,8 @@ public sealed record GenerationRequest(
     bool ToolsOffered,
     double? ExpectedToolMs,
     string? PrefixScope = null,
-    string? Grammar = null);
+    string? Grammar = null,
+    string? GrammarTrigger = null);
 
 /// <param name="TopK">Keep only the k most likely tokens; 0 = no limit (llama.cpp's and vLLM's extension).</param>
 /// <param name="MinP">Drop tokens less likely than this fraction of the most likely one; 0 = off (extension).</param>
