@@ -6,8 +6,8 @@ namespace Serving.Workers.Benchmarks;
 
 /// <summary>
 /// Decode throughput with sampling, free and under a JSON grammar (one per sequence), batch 8, greedy: the price of
-/// constrained decoding in the step loop. On a random-weight model almost every free argmax breaks the grammar, so
-/// nearly every token takes the full-mask path: the worst case. A sequence whose grammar is complete starts a new one.
+/// constrained decoding in the step loop. On a random-weight model the free argmax often breaks the grammar, so many
+/// tokens take the mask path: a worse case than a real model's. A sequence whose grammar is complete starts a new one.
 /// </summary>
 public static class ConstrainedDecodeBenchmark
 {

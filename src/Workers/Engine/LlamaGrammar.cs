@@ -13,12 +13,15 @@ namespace Serving.Workers.Engine;
 internal sealed unsafe class LlamaGrammar : ITokenConstraint
 {
     private nint _sampler;
+    private readonly Utf8TokenTable _tokens;
     private readonly LlamaTokenData[] _candidates;
+    private readonly LlamaTokenData[] _probes = new LlamaTokenData[256];
 
-    private LlamaGrammar(nint sampler, int vocabSize)
+    private LlamaGrammar(nint sampler, Utf8TokenTable tokens)
     {
         _sampler = sampler;
-        _candidates = new LlamaTokenData[vocabSize];
+        _tokens = tokens;
+        _candidates = new LlamaTokenData[tokens.Bytes.Length];
     }
 
     /// <summary>
@@ -26,7 +29,7 @@ internal sealed unsafe class LlamaGrammar : ITokenConstraint
     /// <paramref name="triggerWord"/> it is lazy: output is free until that text appears, and constrained from it on
     /// (the grammar's root starts with the word).
     /// </summary>
-    public static LlamaGrammar? TryCreate(nint vocab, int vocabSize, string gbnf, string? triggerWord = null)
+    public static LlamaGrammar? TryCreate(nint vocab, Utf8TokenTable tokens, string gbnf, string? triggerWord = null)
     {
         var text = Encoding.UTF8.GetBytes(gbnf + "\0");
         var root = "root\0"u8;
@@ -43,7 +46,7 @@ internal sealed unsafe class LlamaGrammar : ITokenConstraint
                 : LlamaApi.llama_sampler_init_grammar_lazy_patterns(vocab, g, r, patterns, 1, null, 0);
         }
 
-        return sampler == 0 ? null : new LlamaGrammar(sampler, vocabSize);
+        return sampler == 0 ? null : new LlamaGrammar(sampler, tokens);
     }
 
     /// <summary>The word as an ECMAScript regex that matches it literally (std::regex aborts on a malformed one).</summary>
@@ -59,13 +62,51 @@ internal sealed unsafe class LlamaGrammar : ITokenConstraint
         return !float.IsNegativeInfinity(single.Logit);
     }
 
+    /// <summary>
+    /// Masks every token the grammar refuses. llama.cpp checks each candidate at ≈ 100 ns (3 ms for a 32k vocabulary),
+    /// so it is first asked about one single-byte token per first byte: a token whose first byte the grammar refuses
+    /// is refused whole (a piece is accepted only if its first character is), so only the groups whose first byte
+    /// can come next are checked token by token — at a JSON comma or brace, a small part of the vocabulary.
+    /// </summary>
     public void Apply(Span<float> logits)
     {
         ObjectDisposedException.ThrowIf(_sampler == 0, this);
-        var n = Math.Min(logits.Length, _candidates.Length);
-        for (var i = 0; i < n; i++)
+        var probed = 0;
+        for (var b = 0; b < 256; b++)
         {
-            _candidates[i] = new LlamaTokenData { Id = i, Logit = logits[i] };
+            if (_tokens.ByFirstByte[b].Length > 0 && _tokens.SingleByte[b] >= 0)
+            {
+                _probes[probed++] = new LlamaTokenData { Id = _tokens.SingleByte[b], Logit = 0f };
+            }
+        }
+
+        Span<bool> open = stackalloc bool[256];
+        open.Fill(true); // bytes without a single-byte token are checked token by token
+        fixed (LlamaTokenData* data = _probes)
+        {
+            var array = new LlamaTokenDataArray { Data = data, Size = (nuint)probed, Selected = -1 };
+            LlamaApi.llama_sampler_apply(_sampler, &array);
+        }
+
+        for (var i = 0; i < probed; i++)
+        {
+            open[_tokens.Bytes[_probes[i].Id][0]] = !float.IsNegativeInfinity(_probes[i].Logit);
+        }
+
+        var n = 0;
+        foreach (var token in _tokens.Empty)
+        {
+            if (token < logits.Length) _candidates[n++] = new LlamaTokenData { Id = token, Logit = logits[token] };
+        }
+
+        for (var b = 0; b < 256; b++)
+        {
+            foreach (var token in _tokens.ByFirstByte[b])
+            {
+                if (token >= logits.Length) continue;
+                if (open[b]) _candidates[n++] = new LlamaTokenData { Id = token, Logit = logits[token] };
+                else logits[token] = float.NegativeInfinity;
+            }
         }
 
         fixed (LlamaTokenData* data = _candidates)
@@ -75,7 +116,7 @@ internal sealed unsafe class LlamaGrammar : ITokenConstraint
             // The grammar sampler edits logits in place and never reorders or shrinks the array.
             for (var i = 0; i < n; i++)
             {
-                logits[i] = data[i].Logit;
+                logits[data[i].Id] = data[i].Logit;
             }
         }
     }

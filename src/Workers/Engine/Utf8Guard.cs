@@ -70,7 +70,11 @@ internal sealed class Utf8Guard(ITokenConstraint inner, Utf8TokenTable table, Fu
     public void Dispose() => inner.Dispose();
 }
 
-/// <summary>Every token's bytes, and the two lists <see cref="Utf8Guard"/> checks; built once per engine.</summary>
+/// <summary>
+/// Every token's bytes, the two lists <see cref="Utf8Guard"/> checks, and the tokens grouped by their first byte
+/// (<see cref="LlamaGrammar"/> asks the grammar about one single-byte token per group before it checks a group's
+/// tokens); built once per engine.
+/// </summary>
 internal sealed class Utf8TokenTable
 {
     public Utf8TokenTable(int vocabSize, Func<int, byte[]> bytes)
@@ -78,9 +82,25 @@ internal sealed class Utf8TokenTable
         Bytes = new byte[vocabSize][];
         var notSelfContained = new List<int>();
         var continuation = new List<int>();
+        var byFirst = Enumerable.Range(0, 256).Select(_ => new List<int>()).ToArray();
+        var empty = new List<int>();
+        SingleByte = Enumerable.Repeat(-1, 256).ToArray();
         for (var token = 0; token < vocabSize; token++)
         {
             var piece = Bytes[token] = bytes(token);
+            if (piece.Length == 0)
+            {
+                empty.Add(token);
+            }
+            else
+            {
+                byFirst[piece[0]].Add(token);
+                if (piece.Length == 1 && SingleByte[piece[0]] < 0)
+                {
+                    SingleByte[piece[0]] = token;
+                }
+            }
+
             var alone = default(Utf8State).Extend(piece);
             if (!alone.Valid || !alone.AtBoundary)
             {
@@ -94,9 +114,19 @@ internal sealed class Utf8TokenTable
         }
 
         (NotSelfContained, StartsWithContinuation) = (notSelfContained.ToArray(), continuation.ToArray());
+        (ByFirstByte, Empty) = (byFirst.Select(g => g.ToArray()).ToArray(), empty.ToArray());
     }
 
     public byte[][] Bytes { get; }
+
+    /// <summary>Tokens by the first byte of their piece.</summary>
+    public int[][] ByFirstByte { get; }
+
+    /// <summary>For each byte, a token whose piece is that byte alone (-1 if none): the group's probe.</summary>
+    public int[] SingleByte { get; }
+
+    /// <summary>Tokens with an empty piece (control and end-of-generation tokens).</summary>
+    public int[] Empty { get; }
 
     /// <summary>Tokens that are not complete, valid UTF-8 by themselves (byte tokens, split characters, junk).</summary>
     public int[] NotSelfContained { get; }
