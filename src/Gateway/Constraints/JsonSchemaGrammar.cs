@@ -6,14 +6,15 @@ namespace Serving.Gateway.Constraints;
 /// <summary>
 /// JSON Schema → GBNF (llama.cpp's grammar format), for the subset agent frameworks send: <c>type</c> (one or a
 /// list), <c>properties</c>/<c>required</c>/<c>additionalProperties: false</c>, <c>enum</c>, <c>const</c>,
-/// <c>items</c> with <c>minItems</c>/<c>maxItems</c>, <c>minLength</c>/<c>maxLength</c>, <c>anyOf</c>/<c>oneOf</c>,
+/// <c>items</c> with <c>minItems</c>/<c>maxItems</c>, <c>minLength</c>/<c>maxLength</c>, <c>anyOf</c>/<c>oneOf</c>/<c>allOf</c>,
+/// integer bounds,
 /// <c>$ref</c> into <c>$defs</c>/<c>definitions</c>, <c>format</c> date, time, date-time and uuid; annotations (<c>title</c>, <c>description</c>, <c>default</c>,
 /// <c>examples</c>, <c>$schema</c>, <c>strict</c>) are ignored. Anything else cannot be enforced and is refused with
 /// the JSON path of the keyword (<see cref="UnsupportedSchemaException"/>), never silently left unconstrained.
 /// Objects come out with their required properties first (declared order), then the optional ones; only declared
 /// properties are produced, which every schema that allows extra properties also accepts.
 /// </summary>
-public sealed class JsonSchemaGrammar
+public sealed partial class JsonSchemaGrammar
 {
     private static readonly HashSet<string> Annotations = ["title", "description", "default", "examples", "$schema", "$id", "$comment", "strict"];
 
@@ -116,6 +117,11 @@ public sealed class JsonSchemaGrammar
             return "(" + string.Join(" | ", values.EnumerateArray().Select(v => Literal(v.GetRawText()))) + ") ws";
         }
 
+        if (schema.TryGetProperty("allOf", out var all))
+        {
+            return AllOf(schema, all, path);
+        }
+
         foreach (var combinator in new[] { "anyOf", "oneOf" })
         {
             if (schema.TryGetProperty(combinator, out var options))
@@ -139,7 +145,8 @@ public sealed class JsonSchemaGrammar
     }
 
     private static readonly HashSet<string> Supported =
-        ["type", "properties", "required", "additionalProperties", "enum", "const", "items", "minItems", "maxItems", "minLength", "maxLength", "anyOf", "oneOf", "$ref", "$defs", "definitions", "format"];
+        ["type", "properties", "required", "additionalProperties", "enum", "const", "items", "minItems", "maxItems", "minLength", "maxLength", "anyOf", "oneOf", "allOf",
+         "$ref", "$defs", "definitions", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"];
 
     private string Typed(JsonElement schema, string type, string path) => type switch
     {
@@ -148,7 +155,9 @@ public sealed class JsonSchemaGrammar
         "string" => String(schema, path),
         "integer" or "number" when schema.TryGetProperty("format", out var f) && f.GetString() is not ("float" or "double") =>
             throw new UnsupportedSchemaException(path + ".format", $"The {type} format '{f}' cannot be enforced (a range is not checked)."),
-        "integer" => "integer ws",
+        "integer" => Integer(schema, path),
+        "number" when RangeKeywords.FirstOrDefault(k => schema.TryGetProperty(k, out _)) is { } bound =>
+            throw new UnsupportedSchemaException($"{path}.{bound}", "A range on a non-integer number cannot be enforced (integer ranges can)."),
         "number" => "number ws",
         "boolean" => "(\"true\" | \"false\") ws",
         "null" => "\"null\" ws",
@@ -237,29 +246,6 @@ public sealed class JsonSchemaGrammar
         // Bounded strings stay in the Basic Multilingual Plane, so their length is the same whether a validator counts
         // code points (JSON Schema) or UTF-16 units (JavaScript, .NET).
         return min == 0 && max < 0 ? "string ws" : $"\"\\\"\" bchar{Repeat(min, max)} \"\\\"\" ws";
-    }
-
-    private string Ref(JsonElement reference, string path)
-    {
-        var target = reference.GetString() ?? "";
-        if (_refRules.TryGetValue(target, out var known))
-        {
-            return known;
-        }
-
-        var parts = target.Split('/');
-        if (parts.Length != 3 || parts[0] != "#" || parts[1] is not ("$defs" or "definitions")
-            || !_root.TryGetProperty(parts[1], out var defs) || !defs.TryGetProperty(parts[2], out var schema))
-        {
-            throw new UnsupportedSchemaException(path, $"Only references into #/$defs or #/definitions can be followed ('{target}').");
-        }
-
-        // Named first, so a recursive schema refers to itself by name.
-        var rule = RuleName($"{_path}.{parts[1]}.{parts[2]}");
-        _refRules[target] = rule;
-        _rules[rule] = "\"\"";
-        _rules[rule] = Visit(schema, $"{_path}.{parts[1]}.{parts[2]}");
-        return rule;
     }
 
     private string Name(string path, string body)

@@ -36,11 +36,10 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
         if (call.Grammar is { } grammar)
         {
             // Parsed here once to answer 400 before anything runs; the engine thread builds the turn's own copy.
-            using var parsed = engine.CreateGrammar(grammar, call.GrammarTrigger);
+            using var parsed = engine.CreateGrammar(grammar, call.GrammarTrigger, out var error);
             if (parsed is null)
             {
-                await OpenAiErrors.Result(400, "invalid_grammar",
-                    "The grammar could not be parsed (GBNF with a 'root' rule, as llama.cpp reads it), or this engine cannot constrain output.").ExecuteAsync(http);
+                await OpenAiErrors.Result(400, "invalid_grammar", $"The grammar was refused (GBNF with a 'root' rule, as llama.cpp reads it): {error}").ExecuteAsync(http);
                 return;
             }
         }

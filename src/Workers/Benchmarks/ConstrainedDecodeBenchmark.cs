@@ -40,7 +40,7 @@ ws ::= | " " | "\n" [ \t]{0,20}
             var prompt = Enumerable.Range(0, 128).Select(i => 100 + (i * 31 + s * 97) % (engine.Info.VocabSize - 200)).ToArray();
             EngineBenchmark.Check(engine.Decode([new SequenceChunk(s, 0, prompt, false)]));
             next[s] = 500 + s;
-            grammars[s] = constrained ? engine.CreateGrammar(JsonGrammar) ?? throw new InvalidOperationException("the JSON grammar did not parse") : null;
+            grammars[s] = constrained ? engine.CreateGrammar(JsonGrammar, null, out var error) ?? throw new InvalidOperationException($"the JSON grammar did not parse: {error}") : null;
         }
 
         var started = Stopwatch.GetTimestamp();
@@ -60,7 +60,7 @@ ws ::= | " " | "\n" [ \t]{0,20}
                 if (engine.IsEndOfGeneration(next[s]))
                 {
                     grammar.Dispose();
-                    grammars[s] = engine.CreateGrammar(JsonGrammar);
+                    grammars[s] = engine.CreateGrammar(JsonGrammar, null, out _);
                     next[s] = 500 + s;
                 }
             }

@@ -18,10 +18,11 @@ public interface IInferenceEngine : IDisposable
     /// <summary>Renders chat messages into prompt text with the model's chat template.</summary>
     string ApplyChatTemplate(IReadOnlyList<ChatTurn> messages, bool addAssistantPrompt);
     /// <summary>
-    /// A GBNF grammar over this vocabulary (rule <c>root</c>), or null when the text does not parse. With a trigger
+    /// A GBNF grammar over this vocabulary (rule <c>root</c>), or null and the parser's message when the text does not
+    /// parse. With a trigger
     /// word it waits: output is free until the word appears, constrained from there (the root starts with the word).
     /// </summary>
-    ITokenConstraint? CreateGrammar(string gbnf, string? triggerWord = null);
+    ITokenConstraint? CreateGrammar(string gbnf, string? triggerWord, out string? error);
 
     // ---- compute (engine thread only) ----
     /// <summary>

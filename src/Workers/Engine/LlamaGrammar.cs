@@ -29,24 +29,28 @@ internal sealed unsafe class LlamaGrammar : ITokenConstraint
     /// <paramref name="triggerWord"/> it is lazy: output is free until that text appears, and constrained from it on
     /// (the grammar's root starts with the word).
     /// </summary>
-    public static LlamaGrammar? TryCreate(nint vocab, Utf8TokenTable tokens, string gbnf, string? triggerWord = null)
+    public static LlamaGrammar? TryCreate(nint vocab, Utf8TokenTable tokens, string gbnf, string? triggerWord, out string? error)
     {
         var text = Encoding.UTF8.GetBytes(gbnf + "\0");
-        var root = "root\0"u8;
         var pattern = triggerWord is null ? null : Encoding.UTF8.GetBytes(EscapeRegex(triggerWord) + "\0");
-        nint sampler;
+        var (sampler, logged) = LlamaNative.CapturingErrors(() => Init(vocab, text, pattern));
+        error = sampler == 0 ? logged ?? "the grammar does not parse" : null;
+        return sampler == 0 ? null : new LlamaGrammar(sampler, tokens);
+    }
+
+    private static nint Init(nint vocab, byte[] text, byte[]? pattern)
+    {
+        var root = "root\0"u8;
         fixed (byte* g = text)
         fixed (byte* r = root)
         fixed (byte* p = pattern)
         {
             var patterns = stackalloc byte*[1];
             patterns[0] = p;
-            sampler = pattern is null
+            return pattern is null
                 ? LlamaApi.llama_sampler_init_grammar(vocab, g, r)
                 : LlamaApi.llama_sampler_init_grammar_lazy_patterns(vocab, g, r, patterns, 1, null, 0);
         }
-
-        return sampler == 0 ? null : new LlamaGrammar(sampler, tokens);
     }
 
     /// <summary>The word as an ECMAScript regex that matches it literally (std::regex aborts on a malformed one).</summary>

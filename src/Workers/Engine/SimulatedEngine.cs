@@ -68,7 +68,11 @@ public sealed class SimulatedEngine : IInferenceEngine
     public bool IsEndOfGeneration(int token) => token == Info.EosToken;
 
     /// <summary>No grammar engine here: constrained requests need llama.cpp (the worker answers 400).</summary>
-    public ITokenConstraint? CreateGrammar(string gbnf, string? triggerWord = null) => null;
+    public ITokenConstraint? CreateGrammar(string gbnf, string? triggerWord, out string? error)
+    {
+        error = "this engine (simulated) cannot constrain output";
+        return null;
+    }
 
     public string ApplyChatTemplate(IReadOnlyList<ChatTurn> messages, bool addAssistantPrompt) =>
         string.Concat(messages.Select(m => $"<|{m.Role}|>{m.Content}\n")) + (addAssistantPrompt ? "<|assistant|>" : "");

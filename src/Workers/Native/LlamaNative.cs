@@ -155,6 +155,24 @@ public static unsafe class LlamaNative
     private static nint Resolve(string name, Assembly assembly, DllImportSearchPath? path) =>
         Handles.TryGetValue(name, out var handle) ? handle : 0;
 
+    [ThreadStatic]
+    private static List<string>? _capturedErrors;
+
+    /// <summary>Runs <paramref name="call"/> and returns it with the errors llama.cpp logged on this thread meanwhile (a parser's message).</summary>
+    public static (T Result, string? Errors) CapturingErrors<T>(Func<T> call)
+    {
+        _capturedErrors = [];
+        try
+        {
+            var result = call();
+            return (result, _capturedErrors.Count == 0 ? null : string.Join(" ", _capturedErrors));
+        }
+        finally
+        {
+            _capturedErrors = null;
+        }
+    }
+
     [UnmanagedCallersOnly]
     private static void OnLog(int level, byte* text, void* userData)
     {
@@ -162,7 +180,11 @@ public static unsafe class LlamaNative
         if (level is 3 or 4 && text is not null)
         {
             var line = Encoding.UTF8.GetString(MemoryMarshal.CreateReadOnlySpanFromNullTerminated(text)).TrimEnd();
-            if (line.Length > 0)
+            if (line.Length > 0 && _capturedErrors is { } captured)
+            {
+                captured.Add(line);
+            }
+            else if (line.Length > 0)
             {
                 LogSink($"llama.cpp: {line}");
             }

@@ -279,7 +279,7 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
         }
 
         var r = request.Request;
-        if (r.Grammar is not null && (request.Constraint = _engine.CreateGrammar(r.Grammar, r.GrammarTrigger)) is null)
+        if (r.Grammar is not null && (request.Constraint = _engine.CreateGrammar(r.Grammar, r.GrammarTrigger, out _)) is null)
         {
             request.Events.Writer.TryWrite(new RejectedEvent(new GenerationRejectedException("invalid_grammar", "The grammar could not be parsed.", 400)));
             return;

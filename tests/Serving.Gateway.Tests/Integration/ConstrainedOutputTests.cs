@@ -14,9 +14,9 @@ namespace Serving.Gateway.Tests.Integration;
 [Collection(GatewayCollection.Name)]
 public sealed class ConstrainedOutputTests(GatewayFixture gateway)
 {
-    private const string ReadFile = """{"type":"object","properties":{"path":{"type":"string","maxLength":12},"line":{"type":"integer"}},"required":["path"],"additionalProperties":false}""";
+    private const string ReadFile = """{"type":"object","properties":{"path":{"type":"string","maxLength":12},"line":{"type":"integer","minimum":1,"maximum":500}},"required":["path"],"additionalProperties":false}""";
     private const string SetMode = """{"type":"object","properties":{"mode":{"enum":["fast","safe"]},"verbose":{"type":"boolean"},"tags":{"type":"array","items":{"type":"string","maxLength":5},"maxItems":3}},"required":["mode","verbose"]}""";
-    private const string Answer = """{"type":"object","properties":{"answer":{"type":"string","maxLength":10},"score":{"type":"number"},"ok":{"type":"boolean"},"kind":{"anyOf":[{"type":"null"},{"type":"integer"}]}},"required":["answer","ok"],"additionalProperties":false}""";
+    private const string Answer = """{"type":"object","properties":{"answer":{"type":"string","maxLength":10},"score":{"type":"number"},"ok":{"type":"boolean"},"kind":{"anyOf":[{"type":"null"},{"type":"integer","exclusiveMinimum":-10,"maximum":99}]}},"required":["answer","ok"],"additionalProperties":false}""";
 
     private static readonly ChatTool[] Tools =
     [
@@ -98,7 +98,7 @@ public sealed class ConstrainedOutputTests(GatewayFixture gateway)
 
     [Theory]
     [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"string","pattern":"^a+$"}}}}""", "response_format.json_schema.schema.pattern")]
-    [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"integer","minimum":3}}}}}}""", "response_format.json_schema.schema.properties.n.minimum")]
+    [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"number","minimum":3}}}}}}""", "response_format.json_schema.schema.properties.n.minimum")]
     [InlineData("""{"response_format":{"type":"json_object"},"grammar":"root ::= \"a\""}""", "response_format")]
     [InlineData("""{"response_format":{"type":"yaml"}}""", "response_format.type")]
     [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"string","format":"email"}}}}""", "response_format.json_schema.schema.format")]

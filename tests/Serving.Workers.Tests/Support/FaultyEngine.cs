@@ -40,7 +40,7 @@ internal sealed class FaultyEngine(SimulatedEngine inner) : IInferenceEngine
 
     public string ApplyChatTemplate(IReadOnlyList<ChatTurn> messages, bool addAssistantPrompt) => inner.ApplyChatTemplate(messages, addAssistantPrompt);
 
-    public ITokenConstraint? CreateGrammar(string gbnf, string? triggerWord = null) => inner.CreateGrammar(gbnf, triggerWord);
+    public ITokenConstraint? CreateGrammar(string gbnf, string? triggerWord, out string? error) => inner.CreateGrammar(gbnf, triggerWord, out error);
 
     public DecodeStatus Decode(IReadOnlyList<SequenceChunk> chunks)
     {

@@ -1,0 +1,50 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Serving.Gateway.Constraints;
+
+namespace Serving.Gateway.Tests.Unit;
+
+/// <summary>The JSON Schema → GBNF pieces that can be checked without a model.</summary>
+public sealed class GrammarBuilderTests
+{
+    [Theory]
+    [InlineData(0L, 100L)]
+    [InlineData(-5L, 5L)]
+    [InlineData(7L, 1000L)]
+    [InlineData(-1000L, -7L)]
+    [InlineData(15L, 15L)]
+    [InlineData(19L, 301L)]
+    [InlineData(null, 42L)]
+    [InlineData(-42L, null)]
+    public void IntegerRange_MatchesExactlyTheIntegersInRange(long? min, long? max)
+    {
+        var regex = new Regex("^" + ToRegex(IntegerRangeGrammar.Expression(min, max)) + "$");
+        for (var n = -1200; n <= 1200; n++)
+        {
+            var inside = (min is null || n >= min) && (max is null || n <= max);
+            Assert.True(inside == regex.IsMatch(n.ToString(System.Globalization.CultureInfo.InvariantCulture)), $"{n} in [{min}, {max}]: {IntegerRangeGrammar.Expression(min, max)}");
+        }
+
+        Assert.DoesNotMatch(regex, "007");
+        Assert.DoesNotMatch(regex, "-0");
+    }
+
+    [Fact]
+    public void Schema_AllOfWithARef_MergesObjects_AndUnknownKeywordsNameTheirPath()
+    {
+        using var pydantic = JsonDocument.Parse("""
+            {"$defs":{"Base":{"type":"object","properties":{"id":{"type":"integer","minimum":1}},"required":["id"]}},
+             "type":"object","properties":{"item":{"allOf":[{"$ref":"#/$defs/Base"},{"properties":{"tag":{"type":"string","maxLength":3}}}]}},"required":["item"]}
+            """);
+        var grammar = JsonSchemaGrammar.ToGbnf(pydantic.RootElement, "schema");
+        Assert.Contains("\\\"id\\\"", grammar);
+        Assert.Contains("\\\"tag\\\"", grammar);
+
+        using var bad = JsonDocument.Parse("""{"type":"object","properties":{"n":{"type":"number","maximum":3}}}""");
+        var error = Assert.Throws<UnsupportedSchemaException>(() => JsonSchemaGrammar.ToGbnf(bad.RootElement, "schema"));
+        Assert.Equal("schema.properties.n.maximum", error.Path);
+    }
+
+    /// <summary>The GBNF subset the range builder writes ("12", [0-9], {n}, groups, |) as a .NET regex.</summary>
+    private static string ToRegex(string gbnf) => gbnf.Replace("\"", "").Replace(" ", "");
+}
