@@ -21,35 +21,36 @@ internal static class PromptRenderer
         }
 
         var turns = new List<ChatTurn>();
-        var tools = ToolInstructions(call.ToolsJson);
+        var tools = ToolInstructions(call.ToolsJson, engine.AsPlainText);
         var messages = call.Messages;
         var start = 0;
         if (tools is not null)
         {
-            var system = messages.Count > 0 && messages[0].Role is "system" or "developer" ? messages[0].Content + "\n\n" : "";
+            var system = messages.Count > 0 && messages[0].Role is "system" or "developer" ? engine.AsPlainText(messages[0].Content) + "\n\n" : "";
             start = system.Length > 0 ? 1 : 0;
             turns.Add(new ChatTurn("system", system + tools));
         }
 
         for (var i = start; i < messages.Count; i++)
         {
-            turns.Add(Render(messages[i]));
+            turns.Add(Render(messages[i], engine.AsPlainText));
         }
 
         return engine.ApplyChatTemplate(turns, addAssistantPrompt: true);
     }
 
-    private static ChatTurn Render(CallMessage message) => message.Role switch
+    /// <summary>One message: its content as plain text (<see cref="IInferenceEngine.AsPlainText"/>), our own markup around it.</summary>
+    private static ChatTurn Render(CallMessage message, Func<string, string> plain) => message.Role switch
     {
-        "developer" => new ChatTurn("system", message.Content),
+        "developer" => new ChatTurn("system", plain(message.Content)),
         "assistant" when message.ToolCalls is { Count: > 0 } calls => new ChatTurn("assistant",
-            (message.Content.Length > 0 ? message.Content + "\n" : "") +
-            ToolCallFormat.Render(calls.Select(c => new ToolCallFormat.ParsedToolCall(c.Name, c.Arguments)))),
-        "tool" => new ChatTurn("tool", $"<tool_response>\n{message.Content}\n</tool_response>"),
-        _ => new ChatTurn(message.Role, message.Content),
+            (message.Content.Length > 0 ? plain(message.Content) + "\n" : "") +
+            ToolCallFormat.Render(calls.Select(c => new ToolCallFormat.ParsedToolCall(c.Name, plain(c.Arguments))))),
+        "tool" => new ChatTurn("tool", $"<tool_response>\n{plain(message.Content)}\n</tool_response>"),
+        _ => new ChatTurn(message.Role, plain(message.Content)),
     };
 
-    private static string? ToolInstructions(string? toolsJson)
+    private static string? ToolInstructions(string? toolsJson, Func<string, string> plain)
     {
         if (toolsJson is null)
         {
@@ -62,7 +63,7 @@ internal static class PromptRenderer
         using var doc = JsonDocument.Parse(toolsJson);
         foreach (var tool in doc.RootElement.EnumerateArray())
         {
-            text.Append(tool.TryGetProperty("function", out var function) ? function.GetRawText() : tool.GetRawText()).Append('\n');
+            text.Append(plain(tool.TryGetProperty("function", out var function) ? function.GetRawText() : tool.GetRawText())).Append('\n');
         }
 
         text.Append("</tools>\nFor each function call, return a JSON object with the function name and arguments within ");

@@ -15,6 +15,11 @@ public interface IInferenceEngine : IDisposable
     /// <summary>The raw UTF-8 bytes of one token's piece (may be a partial UTF-8 sequence).</summary>
     byte[] TokenBytes(int token);
     bool IsEndOfGeneration(int token);
+    /// <summary>
+    /// Message content made safe to place in a template: text that spells a control token (<c>&lt;|im_start|&gt;</c>)
+    /// stays text when the prompt is tokenized, so a user or a tool result cannot forge a role.
+    /// </summary>
+    string AsPlainText(string content);
     /// <summary>Renders chat messages into prompt text with the model's chat template.</summary>
     string ApplyChatTemplate(IReadOnlyList<ChatTurn> messages, bool addAssistantPrompt);
     /// <summary>

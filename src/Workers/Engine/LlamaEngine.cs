@@ -15,6 +15,9 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
     private readonly nint _model;
     private readonly nint _context;
     private readonly nint _vocab;
+    /// <summary>Texts of the control and unknown tokens (what special-token parsing turns into tokens), longest first.</summary>
+    private readonly Lazy<string[]> _controlTexts;
+
     /// <summary>Every token's bytes for <see cref="Utf8Guard"/>: built on the first constrained request, then shared.</summary>
     private readonly Lazy<Utf8TokenTable> _utf8Tokens;
     private readonly nint _memory;
@@ -29,6 +32,10 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
         _model = model;
         _context = context;
         _vocab = LlamaApi.llama_model_get_vocab(model);
+        _controlTexts = new Lazy<string[]>(() => Enumerable.Range(0, LlamaApi.llama_vocab_n_tokens(_vocab))
+            .Where(t => (LlamaApi.llama_vocab_get_attr(_vocab, t) & (1 | 8)) != 0)
+            .Select(t => Marshal.PtrToStringUTF8((nint)LlamaApi.llama_vocab_get_text(_vocab, t)) ?? "")
+            .Where(text => text.Length > 1).Distinct().OrderByDescending(text => text.Length).ToArray());
         _utf8Tokens = new Lazy<Utf8TokenTable>(() => new Utf8TokenTable(LlamaApi.llama_vocab_n_tokens(_vocab), TokenBytes));
         _memory = LlamaApi.llama_get_memory(context);
         var slots = (int)LlamaApi.llama_n_seq_max(context);
@@ -158,6 +165,25 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
         LlamaGrammar.TryCreate(_vocab, _utf8Tokens.Value, gbnf, triggerWord, out error) is { } grammar ? new Utf8Guard(grammar, _utf8Tokens.Value, IsEndOfGeneration) : null;
 
 
+
+    /// <summary>
+    /// Breaks every control token's text in <paramref name="content"/> with a zero-width space after its first
+    /// character: the prompt is tokenized with special-token parsing on (the template's own markers must become
+    /// control tokens), and that parsing cannot tell a marker the template wrote from one a user typed. User-defined
+    /// tokens (e.g. Qwen's &lt;tool_call&gt;) are left alone: llama.cpp reads them as tokens even in plain text.
+    /// </summary>
+    public string AsPlainText(string content)
+    {
+        foreach (var control in _controlTexts.Value)
+        {
+            if (content.Contains(control, StringComparison.Ordinal))
+            {
+                content = content.Replace(control, control[..1] + "\u200B" + control[1..], StringComparison.Ordinal);
+            }
+        }
+
+        return content;
+    }
 
     public string ApplyChatTemplate(IReadOnlyList<ChatTurn> messages, bool addAssistantPrompt) =>
         Apply(_template, messages, addAssistantPrompt) ?? Apply("chatml", messages, addAssistantPrompt)!;

@@ -74,6 +74,9 @@ public sealed class SimulatedEngine : IInferenceEngine
         return null;
     }
 
+    /// <summary>Nothing to escape: this engine's tokenizer has no control tokens to parse.</summary>
+    public string AsPlainText(string content) => content;
+
     public string ApplyChatTemplate(IReadOnlyList<ChatTurn> messages, bool addAssistantPrompt) =>
         string.Concat(messages.Select(m => $"<|{m.Role}|>{m.Content}\n")) + (addAssistantPrompt ? "<|assistant|>" : "");
 

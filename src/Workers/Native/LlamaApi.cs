@@ -61,6 +61,13 @@ internal static unsafe partial class LlamaApi
     [return: MarshalAs(UnmanagedType.U1)]
     public static partial bool llama_vocab_is_control(nint vocab, int token);
 
+    /// <summary>Token attribute flags (llama_token_attr): 1 unknown, 8 control, 16 user-defined, 32 byte.</summary>
+    [LibraryImport(Llama)]
+    public static partial int llama_vocab_get_attr(nint vocab, int token);
+
+    [LibraryImport(Llama)]
+    public static partial byte* llama_vocab_get_text(nint vocab, int token);
+
     [LibraryImport(Llama)]
     public static partial int llama_model_n_layer(nint model);
 

@@ -40,6 +40,8 @@ internal sealed class FaultyEngine(SimulatedEngine inner) : IInferenceEngine
 
     public string ApplyChatTemplate(IReadOnlyList<ChatTurn> messages, bool addAssistantPrompt) => inner.ApplyChatTemplate(messages, addAssistantPrompt);
 
+    public string AsPlainText(string content) => inner.AsPlainText(content);
+
     public ITokenConstraint? CreateGrammar(string gbnf, string? triggerWord, out string? error) => inner.CreateGrammar(gbnf, triggerWord, out error);
 
     public DecodeStatus Decode(IReadOnlyList<SequenceChunk> chunks)
