@@ -136,7 +136,9 @@ public sealed partial class RequestValidator(GatewayOptions options)
             : body.TryGetProperty("max_tokens", out v) && v.ValueKind != JsonValueKind.Null ? "max_tokens" : null;
         if (name is null)
         {
-            return options.DefaultMaxTokens;
+            // No hidden cap: 0 tells the worker "as many as the context leaves" — unless the operator set a default or
+            // a cap, which then bounds the unspecified case too.
+            return options.DefaultMaxTokens > 0 ? options.DefaultMaxTokens : options.MaxTokensCap < new GatewayOptions().MaxTokensCap ? options.MaxTokensCap : 0;
         }
 
         if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out var n))

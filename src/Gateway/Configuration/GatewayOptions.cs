@@ -24,11 +24,17 @@ public sealed class GatewayOptions
     /// <summary>Largest accepted request body; larger bodies get 413.</summary>
     public long MaxBodyBytes { get; set; } = 4L << 20;
 
-    /// <summary>Upper bound for max_tokens / max_completion_tokens.</summary>
-    public int MaxTokensCap { get; set; } = 4096;
+    /// <summary>
+    /// Upper bound an operator may put on max_tokens / max_completion_tokens; by default none beyond the context
+    /// (a request for more than the context holds gets 400 context_length_exceeded from the worker, as OpenAI answers).
+    /// </summary>
+    public int MaxTokensCap { get; set; } = 1 << 20;
 
-    /// <summary>max_tokens when the request sets none (the response then says finish_reason "length" if it was hit).</summary>
-    public int DefaultMaxTokens { get; set; } = 256;
+    /// <summary>
+    /// max_tokens when the request sets none; 0 (the default) = as many as the context leaves, OpenAI's semantics —
+    /// no hidden cap (the response says finish_reason "length" if the context ran out).
+    /// </summary>
+    public int DefaultMaxTokens { get; set; }
 
     public int MaxMessages { get; set; } = 2048;
 
@@ -59,7 +65,7 @@ public sealed class GatewayOptions
         errors.AddRange(Tenants.Validate());
         if (MaxBodyBytes is < 1024 or > 1L << 30) errors.Add("Gateway:MaxBodyBytes must be 1 KiB..1 GiB");
         if (MaxTokensCap is < 1 or > 1 << 20) errors.Add("Gateway:MaxTokensCap must be 1..1048576");
-        if (DefaultMaxTokens < 1 || DefaultMaxTokens > MaxTokensCap) errors.Add("Gateway:DefaultMaxTokens must be 1..MaxTokensCap");
+        if (DefaultMaxTokens < 0 || DefaultMaxTokens > MaxTokensCap) errors.Add("Gateway:DefaultMaxTokens must be 0 (up to the context) ..MaxTokensCap");
         if (MaxMessages < 1) errors.Add("Gateway:MaxMessages must be positive");
         if (SessionIdleTimeout <= TimeSpan.Zero) errors.Add("Gateway:SessionIdleTimeout must be positive");
         if (DrainTimeout < TimeSpan.Zero) errors.Add("Gateway:DrainTimeout must be >= 0");

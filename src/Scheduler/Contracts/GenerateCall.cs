@@ -33,6 +33,7 @@ public sealed record GenerateCall
     /// <summary>When set, <see cref="Grammar"/> is lazy: it applies from this text on (a tool call's opening tag).</summary>
     public string? GrammarTrigger { get; init; }
 
+    /// <summary>Tokens to generate at most; 0 = as many as the context leaves after the prompt.</summary>
     public int MaxTokens { get; init; }
     public float Temperature { get; init; } = 1f;
     public float TopP { get; init; } = 1f;

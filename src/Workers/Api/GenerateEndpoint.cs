@@ -27,9 +27,9 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
             return;
         }
 
-        if (call is null || (call.Kind != GenerateCall.ChatKind && call.Kind != GenerateCall.CompletionKind) || call.MaxTokens < 1)
+        if (call is null || (call.Kind != GenerateCall.ChatKind && call.Kind != GenerateCall.CompletionKind) || call.MaxTokens < 0)
         {
-            await OpenAiErrors.Result(400, "invalid_request", "A generate call needs kind chat|completion and max_tokens >= 1.").ExecuteAsync(http);
+            await OpenAiErrors.Result(400, "invalid_request", "A generate call needs kind chat|completion and max_tokens >= 0 (0 = up to the context).").ExecuteAsync(http);
             return;
         }
 
@@ -45,7 +45,9 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
         }
 
         var prompt = PromptRenderer.Render(engine, call);
-        var request = new GenerationRequest(call.RequestId, call.SessionKey, engine.Tokenize(prompt, addBos: true), call.MaxTokens,
+        var promptTokens = engine.Tokenize(prompt, addBos: true);
+        var maxTokens = call.MaxTokens > 0 ? call.MaxTokens : Math.Max(1, engine.Info.ContextPerSlot - promptTokens.Length);
+        var request = new GenerationRequest(call.RequestId, call.SessionKey, promptTokens, maxTokens,
             new SamplingOptions(call.Temperature, call.TopP, call.Seed, call.TopK, call.MinP), call.Stop, call.IsFinal, call.ToolsJson is not null, call.ExpectedToolMs, call.PrefixScope, call.Grammar, call.GrammarTrigger);
         var response = new ResponseBuilder(call, Created());
         await using var events = generation.GenerateAsync(request, http.RequestAborted).GetAsyncEnumerator(http.RequestAborted);

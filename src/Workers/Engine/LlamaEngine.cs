@@ -95,6 +95,13 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
             throw new EngineLoadException($"llama.cpp could not create a context ({options.SlotCount} slots × {options.ContextPerSlot} tokens) for {options.ModelPath}");
         }
 
+        var trained = LlamaApi.llama_model_n_ctx_train(model);
+        if (trained > 0 && options.ContextPerSlot > trained)
+        {
+            // Allowed (RoPE scaling may be configured in the GGUF), but answers past the trained length usually degrade.
+            Console.Error.WriteLine($"warning: {options.ContextPerSlot} tokens per slot exceeds the {trained} tokens {Path.GetFileName(options.ModelPath)} was trained with");
+        }
+
         return new LlamaEngine(model, context, options);
     }
 

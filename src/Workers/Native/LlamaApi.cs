@@ -72,6 +72,9 @@ internal static unsafe partial class LlamaApi
     public static partial int llama_model_n_layer(nint model);
 
     [LibraryImport(Llama)]
+    public static partial int llama_model_n_ctx_train(nint model);
+
+    [LibraryImport(Llama)]
     public static partial int llama_model_n_embd(nint model);
 
     [LibraryImport(Llama)]

@@ -41,6 +41,22 @@ public sealed class WorkerApiTests : IAsyncLifetime
         await _http.PostAsync("/internal/generate", JsonContent.Create(call, options: GenerateCall.JsonOptions));
 
     [Fact]
+    public async Task Generate_MaxTokensZero_GeneratesUpToTheContext_NoHiddenCap()
+    {
+        var engine = new SimulatedEngine(slots: 1, contextPerSlot: 96);
+        var secret = WorkerSecret.Create();
+        await using var worker = await WorkerApp.StartAsync(new WorkerSettings { ModelPath = "simulated", Port = 0, HostPoolBytes = 16 << 20, Secret = secret }, engine);
+        using var http = new HttpClient { BaseAddress = new Uri(worker.Url) };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", secret);
+        var call = Call(stream: false, tools: null) with { MaxTokens = 0, SessionKey = null };
+        using var response = await http.PostAsync("/internal/generate", JsonContent.Create(call, options: GenerateCall.JsonOptions));
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var usage = json.RootElement.GetProperty("usage");
+        Assert.Equal("length", json.RootElement.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.Equal(96, usage.GetProperty("prompt_tokens").GetInt32() + usage.GetProperty("completion_tokens").GetInt32());
+    }
+
+    [Fact]
     public async Task Generate_ModelWritesToolCall_ReturnsToolCallsWithFinishReasonToolCalls()
     {
         using var response = await PostAsync(Call(stream: false));
