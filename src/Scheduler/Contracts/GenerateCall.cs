@@ -12,8 +12,15 @@ public sealed record GenerateCall
     public const string ChatKind = "chat";
     public const string CompletionKind = "completion";
 
-    /// <summary>The wire format both sides use: snake_case, like the OpenAI API it came from.</summary>
-    public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    /// <summary>
+    /// The wire format both sides use: snake_case, like the OpenAI API it came from; quotes escaped as <c>\"</c> and
+    /// non-ASCII text left as is (as OpenAI writes it), not <c>\u0022</c> — these bodies are JSON for API clients,
+    /// never embedded in HTML, which is what the default encoder guards against.
+    /// </summary>
+    public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     public required string Kind { get; init; }
     public required string RequestId { get; init; }
