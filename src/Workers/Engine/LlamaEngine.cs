@@ -169,7 +169,7 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
     public bool IsEndOfGeneration(int token) => LlamaApi.llama_vocab_is_eog(_vocab, token);
 
     public ITokenConstraint? CreateGrammar(string gbnf, string? triggerWord, out string? error) =>
-        LlamaGrammar.TryCreate(_vocab, _utf8Tokens.Value, gbnf, triggerWord, out error) is { } grammar ? new Utf8Guard(grammar, _utf8Tokens.Value, IsEndOfGeneration) : null;
+        LlamaGrammar.TryCreate(_vocab, _utf8Tokens.Value, gbnf, triggerWord, out error) is { } grammar ? new Utf8Guard(grammar, _utf8Tokens.Value, IsEndOfGeneration, triggerWord) : null;
 
 
 

@@ -8,12 +8,23 @@ namespace Serving.Workers.Engine;
 /// Cheap: at a character boundary only the few tokens that are not complete, valid UTF-8 on their own are checked;
 /// inside a multi-byte character only the tokens that start with a continuation byte can be allowed.
 /// </summary>
-internal sealed class Utf8Guard(ITokenConstraint inner, Utf8TokenTable table, Func<int, bool> endsGeneration) : ITokenConstraint
+/// <remarks>
+/// In front of a lazy grammar (<paramref name="triggerWord"/>), the mask waits for the same word: text before a tool
+/// call is free text, sampled exactly as without a grammar.
+/// </remarks>
+internal sealed class Utf8Guard(ITokenConstraint inner, Utf8TokenTable table, Func<int, bool> endsGeneration, string? triggerWord = null) : ITokenConstraint
 {
     private Utf8State _state;
+    private readonly byte[]? _trigger = triggerWord is null ? null : System.Text.Encoding.UTF8.GetBytes(triggerWord);
+    private List<byte>? _beforeTrigger = triggerWord is null ? null : [];
 
     public bool Allows(int token, float logit)
     {
+        if (_beforeTrigger is not null)
+        {
+            return true; // the lazy grammar constrains nothing yet either
+        }
+
         if (token >= table.Bytes.Length)
         {
             return false;
@@ -26,6 +37,11 @@ internal sealed class Utf8Guard(ITokenConstraint inner, Utf8TokenTable table, Fu
 
     public void Apply(Span<float> logits)
     {
+        if (_beforeTrigger is not null)
+        {
+            return;
+        }
+
         inner.Apply(logits);
         if (_state.AtBoundary)
         {
@@ -59,7 +75,19 @@ internal sealed class Utf8Guard(ITokenConstraint inner, Utf8TokenTable table, Fu
 
     public void Accept(int token)
     {
-        if (!endsGeneration(token))
+        if (_beforeTrigger is { } seen)
+        {
+            // Free text until the word appears; from there on (a tool call's ASCII tag) the mask applies.
+            var piece = table.Bytes[token];
+            seen.AddRange(piece);
+            var text = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seen);
+            var tail = Math.Min(text.Length, piece.Length + _trigger!.Length - 1); // only where a new match can end
+            if (text[^tail..].IndexOf(_trigger) >= 0)
+            {
+                _beforeTrigger = null;
+            }
+        }
+        else if (!endsGeneration(token))
         {
             _state = _state.Extend(table.Bytes[token]);
         }

@@ -43,6 +43,23 @@ public sealed class Utf8GuardTests
         Assert.Equal([float.NegativeInfinity, float.NegativeInfinity, 1, float.NegativeInfinity, 1, float.NegativeInfinity], logits);
     }
 
+    [Fact]
+    public void Guard_BeforeALazyGrammarsTrigger_FreeText_ThenMasked()
+    {
+        byte[][] pieces = [[0x61], [0x80], [(byte)'<'], [(byte)'t'], [(byte)'>']];
+        var table = new Utf8TokenTable(pieces.Length, t => pieces[t]);
+        using var guard = new Utf8Guard(new AllowAll(), table, _ => false, "<t>");
+        Assert.True(guard.Allows(1, 1)); // a stray continuation byte is free text's business before the trigger
+        foreach (var token in new[] { 0, 2, 3 })
+        {
+            guard.Accept(token);
+        }
+
+        Assert.True(guard.Allows(1, 1));
+        guard.Accept(4); // "<t>" complete: the mask applies from here
+        Assert.False(guard.Allows(1, 1));
+    }
+
     private sealed class AllowAll : ITokenConstraint
     {
         public bool Allows(int token, float logit) => true;
