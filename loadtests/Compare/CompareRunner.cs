@@ -103,7 +103,7 @@ public sealed record ServerConfig(string Name, string? Scheduler, string? Pause,
         {
             if (allowPeer && c == PeerName) return new ServerConfig(c, null, null);
             var parts = c.Split('+');
-            if (parts.Length is < 2 or > 3 || parts[0] is not ("mlfq" or "fcfs") || parts[1] is not ("drop" or "keep" or "ttl" or "adaptive")
+            if (parts.Length is < 2 or > 3 || !Serving.Scheduler.SchedulingPolicies.All.Contains(parts[0]) || !Serving.Scheduler.PausePolicies.All.Contains(parts[1])
                 || (parts.Length == 3 && parts[2] != MixedSuffix))
             {
                 var peer = allowPeer ? $", or {PeerName}" : "";

@@ -88,7 +88,7 @@ public static class OutputConstraint
                     throw new ConstraintException("response_format.json_schema", "'response_format.json_schema' must be an object with a 'name' and a 'schema'.");
                 }
 
-                var schema = spec.TryGetProperty("schema", out var s) ? s : JsonDocument.Parse("{}").RootElement;
+                var schema = spec.TryGetProperty("schema", out var s) ? s : AnyValueSchema;
                 return Convert(schema, "response_format.json_schema.schema");
             default:
                 throw new ConstraintException("response_format.type", "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\".");
@@ -125,6 +125,7 @@ public static class OutputConstraint
     }
 
     private static readonly JsonElement AnyObjectSchema = JsonDocument.Parse("""{"type":"object"}""").RootElement;
+    private static readonly JsonElement AnyValueSchema = JsonDocument.Parse("{}").RootElement;
 
     private static string Convert(JsonElement schema, string path)
     {

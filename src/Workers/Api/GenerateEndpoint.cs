@@ -33,24 +33,22 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
             return;
         }
 
-        if (call.Grammar is { } grammar)
+        // Parsed once, here on the request thread: a malformed grammar is a 400 before anything runs, and the engine
+        // thread gets the turn's grammar ready to use.
+        ITokenConstraint? constraint = null;
+        if (call.Grammar is { } grammar && (constraint = engine.CreateGrammar(grammar, call.GrammarTrigger, out var error)) is null)
         {
-            // Parsed here once to answer 400 before anything runs; the engine thread builds the turn's own copy.
-            using var parsed = engine.CreateGrammar(grammar, call.GrammarTrigger, out var error);
-            if (parsed is null)
-            {
-                await OpenAiErrors.Result(400, "invalid_grammar", $"The grammar was refused (GBNF with a 'root' rule, as llama.cpp reads it): {error}").ExecuteAsync(http);
-                return;
-            }
+            await OpenAiErrors.Result(400, "invalid_grammar", $"The grammar was refused (GBNF with a 'root' rule, as llama.cpp reads it): {error}").ExecuteAsync(http);
+            return;
         }
 
         var prompt = PromptRenderer.Render(engine, call);
         var promptTokens = engine.Tokenize(prompt, addBos: true);
         var maxTokens = call.MaxTokens > 0 ? call.MaxTokens : Math.Max(1, engine.Info.ContextPerSlot - promptTokens.Length);
         var request = new GenerationRequest(call.RequestId, call.SessionKey, promptTokens, maxTokens,
-            new SamplingOptions(call.Temperature, call.TopP, call.Seed, call.TopK, call.MinP), call.Stop, call.IsFinal, call.ToolsJson is not null, call.ExpectedToolMs, call.PrefixScope, call.Grammar, call.GrammarTrigger);
+            new SamplingOptions(call.Temperature, call.TopP, call.Seed, call.TopK, call.MinP), call.Stop, call.IsFinal, call.ToolsJson is not null, call.ExpectedToolMs, call.PrefixScope);
         var response = new ResponseBuilder(call, Created());
-        await using var events = generation.GenerateAsync(request, http.RequestAborted).GetAsyncEnumerator(http.RequestAborted);
+        await using var events = generation.GenerateAsync(request, constraint, http.RequestAborted).GetAsyncEnumerator(http.RequestAborted);
         try
         {
             // The first MoveNext surfaces a rejection (context too long, queue full) before any byte is written.

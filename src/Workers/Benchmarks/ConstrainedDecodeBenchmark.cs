@@ -37,7 +37,7 @@ ws ::= | " " | "\n" [ \t]{0,20}
         for (var s = 0; s < Batch; s++)
         {
             engine.Truncate(s, 0);
-            var prompt = Enumerable.Range(0, 128).Select(i => 100 + (i * 31 + s * 97) % (engine.Info.VocabSize - 200)).ToArray();
+            var prompt = EngineBenchmark.Tokens(engine, EngineBenchmark.DecodePrompt, s);
             EngineBenchmark.Check(engine.Decode([new SequenceChunk(s, 0, prompt, false)]));
             next[s] = 500 + s;
             grammars[s] = constrained ? engine.CreateGrammar(JsonGrammar, null, out var error) ?? throw new InvalidOperationException($"the JSON grammar did not parse: {error}") : null;

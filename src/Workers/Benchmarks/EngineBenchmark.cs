@@ -106,7 +106,11 @@ public sealed class EngineBenchmark(IInferenceEngine engine, int repetitions = 3
         return samples[samples.Count / 2];
     }
 
-    private int[] Tokens(int count, int seed) => Enumerable.Range(0, count).Select(i => 100 + (i * 31 + seed * 97) % Math.Max(1, engine.Info.VocabSize - 200)).ToArray();
+    private int[] Tokens(int count, int seed) => Tokens(engine, count, seed);
+
+    /// <summary>Deterministic ordinary tokens (no control tokens at the low ids) for benchmark prompts.</summary>
+    internal static int[] Tokens(IInferenceEngine engine, int count, int seed) =>
+        Enumerable.Range(0, count).Select(i => 100 + (i * 31 + seed * 97) % Math.Max(1, engine.Info.VocabSize - 200)).ToArray();
 
     internal static void Check(DecodeStatus status)
     {

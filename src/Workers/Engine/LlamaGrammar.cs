@@ -75,13 +75,10 @@ internal sealed unsafe class LlamaGrammar : ITokenConstraint
     public void Apply(Span<float> logits)
     {
         ObjectDisposedException.ThrowIf(_sampler == 0, this);
-        var probed = 0;
-        for (var b = 0; b < 256; b++)
+        var probed = _tokens.Probes.Length;
+        for (var i = 0; i < probed; i++)
         {
-            if (_tokens.ByFirstByte[b].Length > 0 && _tokens.SingleByte[b] >= 0)
-            {
-                _probes[probed++] = new LlamaTokenData { Id = _tokens.SingleByte[b], Logit = 0f };
-            }
+            _probes[i] = new LlamaTokenData { Id = _tokens.Probes[i], Logit = 0f };
         }
 
         Span<bool> open = stackalloc bool[256];

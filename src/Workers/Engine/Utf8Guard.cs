@@ -143,6 +143,7 @@ internal sealed class Utf8TokenTable
 
         (NotSelfContained, StartsWithContinuation) = (notSelfContained.ToArray(), continuation.ToArray());
         (ByFirstByte, Empty) = (byFirst.Select(g => g.ToArray()).ToArray(), empty.ToArray());
+        Probes = Enumerable.Range(0, 256).Where(b => ByFirstByte[b].Length > 0 && SingleByte[b] >= 0).Select(b => SingleByte[b]).ToArray();
     }
 
     public byte[][] Bytes { get; }
@@ -150,8 +151,11 @@ internal sealed class Utf8TokenTable
     /// <summary>Tokens by the first byte of their piece.</summary>
     public int[][] ByFirstByte { get; }
 
-    /// <summary>For each byte, a token whose piece is that byte alone (-1 if none): the group's probe.</summary>
+    /// <summary>For each byte, a token whose piece is that byte alone (-1 if none).</summary>
     public int[] SingleByte { get; }
+
+    /// <summary>One single-byte token for each first byte that starts some token: what the grammar is asked first.</summary>
+    public int[] Probes { get; }
 
     /// <summary>Tokens with an empty piece (control and end-of-generation tokens).</summary>
     public int[] Empty { get; }

@@ -6,10 +6,10 @@ namespace Serving.Workers.Runtime;
 internal sealed class ActiveRequest(GenerationRequest request, string sessionKey, DateTimeOffset arrival)
 {
     /// <summary>
-    /// The turn's grammar when its output is constrained: built on the engine thread as the turn is submitted,
-    /// used and disposed there (when the turn finishes or is refused).
+    /// The turn's grammar when its output is constrained: built by the request thread, then used and disposed on the
+    /// engine thread (when the turn finishes or is refused).
     /// </summary>
-    public Engine.ITokenConstraint? Constraint { get; set; }
+    public Engine.ITokenConstraint? Constraint { get; init; }
 
     public GenerationRequest Request { get; } = request;
 

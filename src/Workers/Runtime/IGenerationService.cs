@@ -1,3 +1,5 @@
+using Serving.Workers.Engine;
+
 namespace Serving.Workers.Runtime;
 
 /// <summary>
@@ -9,9 +11,10 @@ public interface IGenerationService
     /// <summary>
     /// Enqueues one turn and streams its tokens. Throws <see cref="GenerationRejectedException"/> before the first
     /// event when the request cannot be served (context too long, queue full). Cancelling <paramref name="ct"/>
-    /// aborts the turn and frees its engine resources.
+    /// aborts the turn and frees its engine resources. <paramref name="constraint"/> (the turn's grammar, built by the
+    /// caller, which answers a malformed one with 400) belongs to the service from here: it disposes it with the turn.
     /// </summary>
-    IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, CancellationToken ct);
+    IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, ITokenConstraint? constraint, CancellationToken ct);
 
     /// <summary>Ends a session at once (X-Session-Final or expiry): frees resident, parked and spilled state.</summary>
     void EndSession(string sessionKey);
@@ -25,7 +28,6 @@ public interface IGenerationService
 /// <param name="ToolsOffered">True when the request offered tools, so the output is checked for tool calls
 /// (<see cref="Protocol.ToolCallFormat"/>) and a tool pause starts when it has one.</param>
 /// <param name="ExpectedToolMs">The client's guess of the coming tool pause (X-Tool-Expected-Ms), if any.</param>
-/// <param name="Grammar">GBNF the output must follow (JSON mode, a schema, a required tool call), already checked to parse.</param>
 public sealed record GenerationRequest(
     string RequestId,
     string? SessionKey,
@@ -36,9 +38,7 @@ public sealed record GenerationRequest(
     bool IsFinal,
     bool ToolsOffered,
     double? ExpectedToolMs,
-    string? PrefixScope = null,
-    string? Grammar = null,
-    string? GrammarTrigger = null);
+    string? PrefixScope = null);
 
 /// <param name="TopK">Keep only the k most likely tokens; 0 = no limit (llama.cpp's and vLLM's extension).</param>
 /// <param name="MinP">Drop tokens less likely than this fraction of the most likely one; 0 = off (extension).</param>

@@ -68,12 +68,13 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
 
     public void Start() => _thread.Start();
 
-    public async IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken ct)
+    public async IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, ITokenConstraint? constraint, [EnumeratorCancellation] CancellationToken ct)
     {
         // Limits (context length, queue bounds) are the scheduler's to check: its refusal arrives as the first event.
-        var active = new ActiveRequest(request, request.SessionKey ?? "oneshot:" + request.RequestId, _time.GetUtcNow());
+        var active = new ActiveRequest(request, request.SessionKey ?? "oneshot:" + request.RequestId, _time.GetUtcNow()) { Constraint = constraint };
         if (!_submits.Writer.TryWrite(new SubmitCommand(active)))
         {
+            constraint?.Dispose(); // never reaches the engine thread
             // Full, or completed because the loop has stopped (nothing written after that is ever read).
             throw Fault is not null || _stopping
                 ? new GenerationRejectedException("server_unavailable", "The worker's engine is not running.", 503)
@@ -279,12 +280,6 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
         }
 
         var r = request.Request;
-        if (r.Grammar is not null && (request.Constraint = _engine.CreateGrammar(r.Grammar, r.GrammarTrigger, out _)) is null)
-        {
-            request.Events.Writer.TryWrite(new RejectedEvent(new GenerationRejectedException("invalid_grammar", "The grammar could not be parsed.", 400)));
-            return;
-        }
-
         var result = _scheduler.Submit(new TurnRequest(r.RequestId, request.SessionKey, r.PromptTokens, r.MaxTokens, r.IsFinal || r.SessionKey is null, r.ExpectedToolMs, r.PrefixScope));
         if (result.Outcome != SubmitOutcome.Accepted)
         {

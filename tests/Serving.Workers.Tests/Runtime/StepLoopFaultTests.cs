@@ -38,7 +38,7 @@ public sealed class StepLoopFaultTests : IDisposable
     {
         var text = "";
         CompletedEvent? done = null;
-        await foreach (var e in _service.GenerateAsync(request, ct))
+        await foreach (var e in _service.GenerateAsync(request, null, ct))
         {
             if (e is TokenEvent t) text += t.Text;
             if (e is CompletedEvent c) done = c;

@@ -36,7 +36,7 @@ public sealed class StepLoopGenerationServiceTests : IDisposable
     {
         var text = "";
         CompletedEvent? done = null;
-        await foreach (var e in _service.GenerateAsync(request, ct).WithCancellation(ct))
+        await foreach (var e in _service.GenerateAsync(request, null, ct).WithCancellation(ct))
         {
             if (e is TokenEvent t) text += t.Text;
             if (e is CompletedEvent c) done = c;
@@ -110,7 +110,7 @@ public sealed class StepLoopGenerationServiceTests : IDisposable
         var tokens = 0;
         var cancelled = await Record.ExceptionAsync(async () =>
         {
-            await foreach (var e in _service.GenerateAsync(Request("long one", maxTokens: 900, session: "t:a"), cts.Token).WithCancellation(cts.Token))
+            await foreach (var e in _service.GenerateAsync(Request("long one", maxTokens: 900, session: "t:a"), null, cts.Token).WithCancellation(cts.Token))
             {
                 if (e is TokenEvent && ++tokens == 3) cts.Cancel();
             }
