@@ -145,9 +145,8 @@ public sealed partial class RequestValidator
         }
     }
 
-    private string? Tools(JsonElement body)
+    private string? Tools(JsonElement body, string? choice)
     {
-        var choice = ToolChoice(body);
         if (!body.TryGetProperty("tools", out var tools) || tools.ValueKind == JsonValueKind.Null)
         {
             return choice is null or "none" or "auto" ? null : throw Fail("tool_choice", "'tool_choice' requires 'tools'.");

@@ -42,11 +42,12 @@ public sealed partial class RequestValidator(GatewayOptions options)
         var messages = chat ? Messages(body) : [];
         var prompt = chat ? null : Prompt(body);
         Unsupported(body, chat);
-        var tools = chat ? Tools(body) : null;
+        var toolChoice = chat ? ToolChoice(body) : null;
+        var tools = chat ? Tools(body, toolChoice) : null;
         (string Grammar, string? Trigger)? grammar;
         try
         {
-            grammar = Constraints.OutputConstraint.Build(body, chat, chat ? ToolChoice(body) : null, tools is null ? null : body.GetProperty("tools"));
+            grammar = Constraints.OutputConstraint.Build(body, chat, toolChoice, tools is null ? null : body.GetProperty("tools"));
         }
         catch (Constraints.ConstraintException e)
         {
