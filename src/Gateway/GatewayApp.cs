@@ -26,6 +26,8 @@ public static class GatewayApp
         ["--scheduler"] = "Gateway:Workers:Scheduler",
         ["--pause-policy"] = "Gateway:Workers:PausePolicy",
         ["--api-key"] = "Gateway:ApiKeys:0",
+        ["--chat-template"] = "Gateway:Workers:ChatTemplate",
+        ["--tool-parser"] = "Gateway:Workers:ToolParser",
     };
 
     /// <summary>Builds the app, or returns every configuration error (nothing is started then).</summary>

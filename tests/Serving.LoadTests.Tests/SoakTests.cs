@@ -27,7 +27,7 @@ public sealed class SoakTests
 
         var result = await SoakRunner.RunAsync(sessions, concurrency: 16, async (i, ct) =>
         {
-            var request = new GenerationRequest($"r{i}", $"tenant:s{i}", prompt, 1, SamplingOptions.Greedy, [], false, false, null);
+            var request = new GenerationRequest($"r{i}", $"tenant:s{i}", prompt, 1, SamplingOptions.Greedy, [], false, null, null);
             await foreach (var e in service.GenerateAsync(request, null, ct))
             {
                 if (e is CompletedEvent done)

@@ -58,6 +58,7 @@ public sealed partial class RequestValidator(GatewayOptions options)
         {
             Grammar = grammar?.Grammar,
             GrammarTrigger = grammar?.Trigger,
+            GrammarShapesToolCalls = grammar is { } g && (g.Trigger is not null || (tools is not null && toolChoice is not (null or "none" or "auto"))),
             Kind = kind,
             RequestId = requestId,
             Model = model,

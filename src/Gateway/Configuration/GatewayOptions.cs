@@ -111,6 +111,12 @@ public sealed class WorkerPoolOptions
     /// <summary>How often the gateway reads each worker's /stats (load and health).</summary>
     public TimeSpan StatsInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>A Jinja chat template file that replaces the model's own (<c>--chat-template</c>).</summary>
+    public string? ChatTemplate { get; set; }
+
+    /// <summary>The model's tool-call format when its template does not tell (<c>--tool-parser hermes|llama3|mistral|...</c>).</summary>
+    public string? ToolParser { get; set; }
+
     /// <summary>Extra arguments appended to every worker's command line.</summary>
     public string ExtraArgs { get; set; } = "";
 
@@ -123,6 +129,7 @@ public sealed class WorkerPoolOptions
             else if (!File.Exists(ModelPath)) yield return $"model file not found: {ModelPath}";
             if (string.IsNullOrWhiteSpace(WorkerPath)) yield return "Gateway:Workers:WorkerPath (--worker-path) is required";
             else if (!File.Exists(WorkerPath)) yield return $"worker executable not found: {WorkerPath}";
+            if (ChatTemplate is { } template && !File.Exists(template)) yield return $"chat template file not found: {template}";
         }
 
         if (RemoteUrls.Count > 0 && string.IsNullOrEmpty(RemoteSecret))

@@ -132,6 +132,15 @@ public sealed partial class WorkerSupervisor(IOptions<GatewayOptions> options, W
             psi.ArgumentList.Add($"{_options.DiskSpillMb}");
         }
 
+        foreach (var (option, value) in new[] { ("--chat-template", _options.ChatTemplate), ("--tool-parser", _options.ToolParser) })
+        {
+            if (value is not null)
+            {
+                psi.ArgumentList.Add(option);
+                psi.ArgumentList.Add(option == "--chat-template" ? Path.GetFullPath(value) : value);
+            }
+        }
+
         foreach (var extra in _options.ExtraArgs.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
             psi.ArgumentList.Add(extra);

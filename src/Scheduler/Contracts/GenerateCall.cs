@@ -40,6 +40,13 @@ public sealed record GenerateCall
     /// <summary>When set, <see cref="Grammar"/> is lazy: it applies from this text on (a tool call's opening tag).</summary>
     public string? GrammarTrigger { get; init; }
 
+    /// <summary>
+    /// True when <see cref="Grammar"/> is the gateway's tool-call grammar (a required, named or lazy auto
+    /// <c>tool_choice</c>), which writes calls in the Hermes <c>&lt;tool_call&gt;</c> format: a worker whose model writes
+    /// calls another way cannot use it.
+    /// </summary>
+    public bool GrammarShapesToolCalls { get; init; }
+
     /// <summary>Tokens to generate at most; 0 = as many as the context leaves after the prompt.</summary>
     public int MaxTokens { get; init; }
     public float Temperature { get; init; } = 1f;

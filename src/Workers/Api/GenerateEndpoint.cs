@@ -2,7 +2,8 @@ using System.Text;
 using System.Text.Json;
 using Serving.Scheduler.Contracts;
 using Serving.Workers.Engine;
-using Serving.Workers.Protocol;
+using Serving.Workers.Protocol.ToolCalls;
+using Serving.Workers.Templates;
 using Serving.Workers.Runtime;
 
 namespace Serving.Workers.Api;
@@ -33,21 +34,52 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
             return;
         }
 
+        var chat = engine.Chat;
+        var toolCalls = call.Kind != GenerateCall.ChatKind ? null
+            : call.ToolsJson is { } tools ? new ToolCallReader(chat.ToolCalls, OfferedTools.FromJson(tools))
+            : chat.ToolCalls.ReadsEveryAnswer ? new ToolCallReader(chat.ToolCalls, OfferedTools.None)
+            : null;
+        var grammarText = call.Grammar;
+        if (call.GrammarShapesToolCalls && chat.ToolCalls is not HermesToolCalls)
+        {
+            // The gateway's tool grammar writes <tool_call> blocks; this model writes calls another way.
+            if (call.GrammarTrigger is null)
+            {
+                await OpenAiErrors.Result(400, "unsupported_tool_choice",
+                    $"This model writes tool calls in the '{chat.ToolCalls.Name}' format; a required or named tool_choice is enforced only for models " +
+                    "that write <tool_call> blocks (Hermes, Qwen2.5). Use tool_choice 'auto'.").ExecuteAsync(http);
+                return;
+            }
+
+            grammarText = null; // auto: the model is free to call or not, as without a grammar
+        }
+
         // Parsed once, here on the request thread: a malformed grammar is a 400 before anything runs, and the engine
         // thread gets the turn's grammar ready to use.
         ITokenConstraint? constraint = null;
-        if (call.Grammar is { } grammar && (constraint = engine.CreateGrammar(grammar, call.GrammarTrigger, out var error)) is null)
+        if (grammarText is { } grammar && (constraint = engine.CreateGrammar(grammar, call.GrammarTrigger, out var error)) is null)
         {
             await OpenAiErrors.Result(400, "invalid_grammar", $"The grammar was refused (GBNF with a 'root' rule, as llama.cpp reads it): {error}").ExecuteAsync(http);
             return;
         }
 
-        var prompt = PromptRenderer.Render(engine, call);
+        string prompt;
+        try
+        {
+            prompt = PromptRenderer.Render(engine, call);
+        }
+        catch (JinjaException e)
+        {
+            // The template refused the conversation (raise_exception: "roles must alternate", ...), or failed on it.
+            await OpenAiErrors.Result(400, "invalid_messages", $"The model's chat template rejected the messages: {e.Message}").ExecuteAsync(http);
+            return;
+        }
+
         var promptTokens = engine.Tokenize(prompt, addBos: true);
         var maxTokens = call.MaxTokens > 0 ? call.MaxTokens : Math.Max(1, engine.Info.ContextPerSlot - promptTokens.Length);
         var request = new GenerationRequest(call.RequestId, call.SessionKey, promptTokens, maxTokens,
-            new SamplingOptions(call.Temperature, call.TopP, call.Seed, call.TopK, call.MinP), call.Stop, call.IsFinal, call.ToolsJson is not null, call.ExpectedToolMs, call.PrefixScope);
-        var response = new ResponseBuilder(call, Created());
+            new SamplingOptions(call.Temperature, call.TopP, call.Seed, call.TopK, call.MinP), call.Stop, call.IsFinal, toolCalls, call.ExpectedToolMs, call.PrefixScope);
+        var response = new ResponseBuilder(call, Created(), toolCalls);
         await using var events = generation.GenerateAsync(request, constraint, http.RequestAborted).GetAsyncEnumerator(http.RequestAborted);
         try
         {
@@ -106,20 +138,15 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
         await WriteAsync(http, response.FirstChunk());
-        // With tools offered, plain text streams as it comes, but from the first "<tool_call>" on (or anything that
-        // may still become one) it is held and sent at the end, as tool_calls when it parses as calls.
-        var held = new StringBuilder();
+        var stream = response.ToolCalls is { } reader ? new ToolCallStream(reader) : null;
         while (hasNext)
         {
             switch (events.Current)
             {
-                case TokenEvent { Text.Length: > 0 } token when response.ToolsOffered:
-                    held.Append(token.Text);
-                    var safe = ToolCallFormat.SafeContentLength(held.ToString());
-                    if (safe > 0)
+                case TokenEvent { Text.Length: > 0 } token when stream is not null:
+                    foreach (var chunk in stream.Append(token.Text, response))
                     {
-                        await WriteAsync(http, response.ContentChunk(held.ToString(0, safe)));
-                        held.Remove(0, safe);
+                        await WriteAsync(http, chunk);
                     }
 
                     break;
@@ -131,7 +158,12 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
                     await http.Response.WriteAsync(OpenAiErrors.SseEvent(error.Status, error.Code, error.Message));
                     return;
                 case CompletedEvent completed:
-                    foreach (var chunk in response.FinalChunks(held.ToString(), completed))
+                    foreach (var chunk in stream?.Finish(response) ?? [])
+                    {
+                        await WriteAsync(http, chunk);
+                    }
+
+                    foreach (var chunk in response.FinishChunks(completed, stream?.CalledTools ?? false))
                     {
                         await WriteAsync(http, chunk);
                     }

@@ -7,9 +7,10 @@ using Serving.Workers.Protocol;
 namespace Serving.Workers.Api;
 
 /// <summary>
-/// Renders a chat request into prompt text with the model's chat template. Tools go into the system prompt in the
-/// Hermes style most open models are trained on; earlier tool calls and results are rendered the way the model
-/// wrote and read them, so the next turn's prompt extends the tokens the session already holds.
+/// Renders a chat request into prompt text with the model's chat template. A template that renders tools itself gets
+/// the messages and tools in OpenAI's shape. Otherwise tools go into the system prompt in the Hermes style most open
+/// models are trained on, and earlier tool calls and results are rendered the way the model wrote and read them, so
+/// the next turn's prompt extends the tokens the session already holds.
 /// </summary>
 internal static class PromptRenderer
 {
@@ -18,6 +19,12 @@ internal static class PromptRenderer
         if (call.Kind == GenerateCall.CompletionKind)
         {
             return call.Prompt ?? "";
+        }
+
+        var template = engine.Chat.Template;
+        if (template is { HandlesTools: true })
+        {
+            return template.Render(call, engine.AsPlainText);
         }
 
         var turns = new List<ChatTurn>();
@@ -36,7 +43,9 @@ internal static class PromptRenderer
             turns.Add(Render(messages[i], engine.AsPlainText));
         }
 
-        return engine.ApplyChatTemplate(turns, addAssistantPrompt: true);
+        return template is not null
+            ? template.Render(turns.Select(t => (t.Role, t.Content)).ToList())
+            : engine.ApplyChatTemplate(turns, addAssistantPrompt: true);
     }
 
     /// <summary>One message: its content as plain text (<see cref="IInferenceEngine.AsPlainText"/>), our own markup around it.</summary>

@@ -20,8 +20,10 @@ public interface IInferenceEngine : IDisposable
     /// stays text when the prompt is tokenized, so a user or a tool result cannot forge a role.
     /// </summary>
     string AsPlainText(string content);
-    /// <summary>Renders chat messages into prompt text with the model's chat template.</summary>
+    /// <summary>Renders chat messages into prompt text with llama.cpp's built-in template for this model.</summary>
     string ApplyChatTemplate(IReadOnlyList<ChatTurn> messages, bool addAssistantPrompt);
+    /// <summary>The model's own chat template and tool-call format (<see cref="ChatFormat.Builtin"/> when it has none we can render).</summary>
+    Templates.ChatFormat Chat => Templates.ChatFormat.Builtin;
     /// <summary>
     /// A GBNF grammar over this vocabulary (rule <c>root</c>), or null and the parser's message when the text does not
     /// parse. With a trigger

@@ -2,6 +2,9 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Serving.Workers.Native;
 
+using Serving.Workers.Protocol.ToolCalls;
+using Serving.Workers.Templates;
+
 namespace Serving.Workers.Engine;
 
 /// <summary>
@@ -22,6 +25,9 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
     private readonly Lazy<Utf8TokenTable> _utf8Tokens;
     private readonly nint _memory;
     private readonly string _template;
+
+    /// <summary>Control tokens that spell the model's tool-call markers ([TOOL_CALLS]): shown in generated text so calls can be parsed.</summary>
+    private readonly HashSet<int> _visibleMarkers;
     private LlamaBatch _batch;
     private readonly int[] _outputIndexOfChunk;
     private readonly int[] _lengths;
@@ -44,6 +50,8 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
         _outputIndexOfChunk = new int[batchTokens];
         _lengths = new int[slots];
         _template = ReadTemplate(model);
+        Chat = LoadChatFormat(options);
+        _visibleMarkers = MarkerTokens(Chat.ToolCalls.Markers);
         var nLayer = LlamaApi.llama_model_n_layer(model);
         var nEmbd = LlamaApi.llama_model_n_embd(model);
         var kvDim = nEmbd / LlamaApi.llama_model_n_head(model) * LlamaApi.llama_model_n_head_kv(model);
@@ -143,12 +151,18 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
 
     public byte[] TokenBytes(int token)
     {
-        // Control tokens (<|im_end|>, </s>) render as nothing so they never leak into generated text.
+        // Control tokens (<|im_end|>, </s>) render as nothing so they never leak into generated text; the model's
+        // tool-call markers are the exception (they are parsed out of the text, never shown as content).
+        return Piece(token, special: _visibleMarkers.Contains(token));
+    }
+
+    private byte[] Piece(int token, bool special)
+    {
         Span<byte> buffer = stackalloc byte[256];
         int n;
         fixed (byte* b = buffer)
         {
-            n = LlamaApi.llama_token_to_piece(_vocab, token, b, buffer.Length, 0, special: false);
+            n = LlamaApi.llama_token_to_piece(_vocab, token, b, buffer.Length, 0, special);
         }
 
         if (n >= 0)
@@ -160,7 +174,7 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
         var large = new byte[-n];
         fixed (byte* b = large)
         {
-            n = LlamaApi.llama_token_to_piece(_vocab, token, b, large.Length, 0, special: false);
+            n = LlamaApi.llama_token_to_piece(_vocab, token, b, large.Length, 0, special);
         }
 
         return n <= 0 ? [] : large[..n];
@@ -354,6 +368,47 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(slot);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(slot, Info.SlotCount);
+    }
+
+    public ChatFormat Chat { get; }
+
+    /// <summary>
+    /// The GGUF's Jinja template (or <c>--chat-template FILE</c>) rendered by our renderer. A template it cannot read
+    /// is reported and left to llama.cpp's built-in heuristics, as before.
+    /// </summary>
+    private ChatFormat LoadChatFormat(LlamaEngineOptions options)
+    {
+        var source = options.ChatTemplateFile is { } file ? File.ReadAllText(file)
+            : LlamaApi.llama_model_chat_template(_model, null) is var p and not 0 ? Marshal.PtrToStringUTF8(p) : null;
+        ChatTemplate? template = null;
+        if (source is not null)
+        {
+            string Text(int token) => token < 0 ? "" : Encoding.UTF8.GetString(Piece(token, special: true));
+            template = ChatTemplate.TryCreate(source, Text(LlamaApi.llama_vocab_bos(_vocab)), Text(LlamaApi.llama_vocab_eos(_vocab)),
+                LlamaApi.llama_vocab_get_add_bos(_vocab), out var error);
+            if (template is null)
+            {
+                Console.Error.WriteLine($"warning: the chat template could not be read ({error}); using llama.cpp's built-in template for it");
+            }
+        }
+
+        var parser = options.ToolParser is { } name ? ToolCallParsers.ByName(name)! : template?.ToolCalls ?? ToolCallParsers.Default;
+        return new ChatFormat(template, parser);
+    }
+
+    private HashSet<int> MarkerTokens(IReadOnlyList<string> markers)
+    {
+        var tokens = new HashSet<int>();
+        foreach (var marker in markers)
+        {
+            var ids = Tokenize(marker, addBos: false);
+            if (ids.Length == 1)
+            {
+                tokens.Add(ids[0]);
+            }
+        }
+
+        return tokens;
     }
 
     private static string ReadTemplate(nint model)

@@ -19,6 +19,12 @@ public sealed record LlamaEngineOptions
     /// <summary>Folder of the llama.cpp libraries; null = SERVING_NATIVE_DIR or the nearest .native/linux-x64.</summary>
     public string? NativeDir { get; init; }
 
+    /// <summary>A Jinja chat template file used instead of the GGUF's <c>tokenizer.chat_template</c>.</summary>
+    public string? ChatTemplateFile { get; init; }
+
+    /// <summary>The tool-call format (<c>hermes</c>, <c>llama3</c>, ...) instead of the one the template teaches.</summary>
+    public string? ToolParser { get; init; }
+
     public IEnumerable<string> Validate()
     {
         if (string.IsNullOrWhiteSpace(ModelPath)) yield return "ModelPath is required";
@@ -26,5 +32,8 @@ public sealed record LlamaEngineOptions
         if (ContextPerSlot is < 64 or > 131072) yield return $"ContextPerSlot must be 64..131072 (was {ContextPerSlot})";
         if (Threads is < 1 or > 256) yield return $"Threads must be 1..256 (was {Threads})";
         if (BatchTokens is < 16 or > 8192) yield return $"BatchTokens must be 16..8192 (was {BatchTokens})";
+        if (ChatTemplateFile is { } file && !File.Exists(file)) yield return $"chat template file not found: {file}";
+        if (ToolParser is { } parser && Protocol.ToolCalls.ToolCallParsers.ByName(parser) is null)
+            yield return $"unknown tool parser '{parser}' (one of {string.Join(", ", Protocol.ToolCalls.ToolCallParsers.All.Select(p => p.Name))})";
     }
 }

@@ -46,6 +46,8 @@ public sealed class WorkerApp : IAsyncDisposable
             ContextPerSlot = settings.ContextPerSlot,
             Threads = settings.Threads,
             BatchTokens = settings.BatchTokens,
+            ChatTemplateFile = settings.ChatTemplateFile,
+            ToolParser = settings.ToolParser,
         });
         var store = new TieredParkingStore(settings.ParkingOptions());
         var metrics = new WorkerMetrics();

@@ -33,6 +33,12 @@ public sealed record WorkerSettings
 
     public string? TlsKey { get; init; }
 
+    /// <summary>A Jinja chat template file instead of the GGUF's own.</summary>
+    public string? ChatTemplateFile { get; init; }
+
+    /// <summary>The tool-call format instead of the one the template teaches.</summary>
+    public string? ToolParser { get; init; }
+
     /// <summary>The gateway's process id: the worker stops when that process is gone.</summary>
     public int? ParentPid { get; init; }
 
@@ -43,7 +49,7 @@ public sealed record WorkerSettings
     public string? Secret { get; init; }
 
     public static readonly IReadOnlyList<string> OptionNames =
-        ["model", "host", "port", "slots", "ctx-per-slot", "threads", "batch-tokens", "scheduler", "pause-policy", "decode-first", "host-pool-mb", "disk-spill-dir", "disk-spill-mb", "queue", "idle-timeout-s", "parent-pid", "tls-cert", "tls-key"];
+        ["model", "host", "port", "slots", "ctx-per-slot", "threads", "batch-tokens", "scheduler", "pause-policy", "decode-first", "host-pool-mb", "disk-spill-dir", "disk-spill-mb", "queue", "idle-timeout-s", "parent-pid", "tls-cert", "tls-key", "chat-template", "tool-parser"];
 
     /// <summary>Parses <c>--name value</c> options; every problem is collected into <paramref name="errors"/>.</summary>
     public static WorkerSettings Parse(string[] args, List<string> errors)
@@ -69,6 +75,8 @@ public sealed record WorkerSettings
             SessionIdleTimeout = TimeSpan.FromSeconds(o.GetInt("idle-timeout-s", (int)new SchedulerOptions().SessionIdleTimeout.TotalSeconds, 1, int.MaxValue)),
             TlsCertificate = o.Values.GetValueOrDefault("tls-cert"),
             TlsKey = o.Values.GetValueOrDefault("tls-key"),
+            ChatTemplateFile = o.Values.GetValueOrDefault("chat-template"),
+            ToolParser = o.Values.GetValueOrDefault("tool-parser"),
             Secret = Environment.GetEnvironmentVariable(WorkerSecret.EnvironmentVariable) is { Length: > 0 } secret ? secret : null,
         };
         errors.AddRange(o.Errors);

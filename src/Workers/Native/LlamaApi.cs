@@ -55,6 +55,10 @@ internal static unsafe partial class LlamaApi
 
     [LibraryImport(Llama)]
     [return: MarshalAs(UnmanagedType.U1)]
+    public static partial bool llama_vocab_get_add_bos(nint vocab);
+
+    [LibraryImport(Llama)]
+    [return: MarshalAs(UnmanagedType.U1)]
     public static partial bool llama_vocab_is_eog(nint vocab, int token);
 
     [LibraryImport(Llama)]

@@ -25,8 +25,8 @@ public interface IGenerationService
 
 /// <summary>One turn of a session, already tokenized with the chat template.</summary>
 /// <param name="SessionKey">Tenant-scoped session key from the gateway; null for a one-shot request.</param>
-/// <param name="ToolsOffered">True when the request offered tools, so the output is checked for tool calls
-/// (<see cref="Protocol.ToolCallFormat"/>) and a tool pause starts when it has one.</param>
+/// <param name="ToolCalls">Set when the request offered tools: the output is read for tool calls in the model's
+/// format, and a tool pause starts when it has one.</param>
 /// <param name="ExpectedToolMs">The client's guess of the coming tool pause (X-Tool-Expected-Ms), if any.</param>
 public sealed record GenerationRequest(
     string RequestId,
@@ -36,7 +36,7 @@ public sealed record GenerationRequest(
     SamplingOptions Sampling,
     IReadOnlyList<string> Stop,
     bool IsFinal,
-    bool ToolsOffered,
+    ToolCallReader? ToolCalls,
     double? ExpectedToolMs,
     string? PrefixScope = null);
 
@@ -81,3 +81,9 @@ public sealed record WorkerStats(
     double KvCacheUsage,
     int SlotCount,
     int FreeSlots);
+
+/// <summary>Reads tool calls out of a turn's text: the model's format and the tools the request offered.</summary>
+public sealed record ToolCallReader(Protocol.ToolCalls.IToolCallParser Parser, Protocol.ToolCalls.OfferedTools Tools)
+{
+    public Protocol.ToolCalls.ToolCallSnapshot Read(string text, bool final) => Parser.Parse(text, Tools, final);
+}

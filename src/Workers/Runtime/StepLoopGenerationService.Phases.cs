@@ -215,9 +215,9 @@ public sealed partial class StepLoopGenerationService
     private TurnProgress Complete(ActiveRequest request, FinishReason reason, int token)
     {
         string? tool = null;
-        if (request.Request.ToolsOffered)
+        if (request.Request.ToolCalls is { } reader)
         {
-            var (_, calls) = ToolCallFormat.Parse(request.Text.Text);
+            var calls = reader.Read(request.Text.Text, final: true).Calls;
             if (calls.Count > 0)
             {
                 reason = FinishReason.ToolCalls;

@@ -32,7 +32,7 @@ public sealed class StepLoopFaultTests : IDisposable
     }
 
     private GenerationRequest Request(string prompt, int maxTokens = 8, string? session = null, float temperature = 0f) =>
-        new(Guid.NewGuid().ToString("N"), session, _engine.Tokenize(prompt, true), maxTokens, new SamplingOptions(temperature, 1f, 7), [], false, false, null);
+        new(Guid.NewGuid().ToString("N"), session, _engine.Tokenize(prompt, true), maxTokens, new SamplingOptions(temperature, 1f, 7), [], false, null, null);
 
     private async Task<(string Text, CompletedEvent Done)> RunAsync(GenerationRequest request, CancellationToken ct = default)
     {

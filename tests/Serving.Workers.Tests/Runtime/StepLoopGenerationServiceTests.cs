@@ -30,7 +30,7 @@ public sealed class StepLoopGenerationServiceTests : IDisposable
     }
 
     private GenerationRequest Request(string prompt, int maxTokens = 10, string? session = null, IReadOnlyList<string>? stop = null) =>
-        new(Guid.NewGuid().ToString("N"), session, _engine.Tokenize(prompt, true), maxTokens, SamplingOptions.Greedy, stop ?? [], false, false, null);
+        new(Guid.NewGuid().ToString("N"), session, _engine.Tokenize(prompt, true), maxTokens, SamplingOptions.Greedy, stop ?? [], false, null, null);
 
     private async Task<(string Text, CompletedEvent Done)> RunAsync(GenerationRequest request, CancellationToken ct = default)
     {

@@ -38,26 +38,4 @@ public sealed class TextAndSamplingTests
         var nucleus = new TokenSampler(new SamplingOptions(1f, 0.01f, 7));
         Assert.All(Enumerable.Range(0, 20), _ => Assert.Equal(1, nucleus.Sample(logits)));
     }
-
-    [Fact]
-    public void ToolCallFormat_ParsesCallsAndRefusesToInventFromBrokenJson()
-    {
-        var (content, calls) = ToolCallFormat.Parse("Let me look.\n<tool_call>\n{\"name\": \"ls\", \"arguments\": {\"path\": \"/tmp\"}}\n</tool_call>");
-        Assert.Equal("Let me look.", content);
-        Assert.Equal(("ls", "{\"path\": \"/tmp\"}"), (calls.Single().Name, calls.Single().ArgumentsJson));
-        var (kept, none) = ToolCallFormat.Parse("<tool_call>{not json</tool_call>");
-        Assert.Empty(none);
-        Assert.Equal("<tool_call>{not json</tool_call>", kept);
-        var rendered = ToolCallFormat.Render([new ToolCallFormat.ParsedToolCall("ls", "{}")]);
-        Assert.Equal("ls", ToolCallFormat.Parse(rendered).Calls.Single().Name);
-    }
-
-    [Theory]
-    [InlineData("plain text", 10)]
-    [InlineData("text <tool_c", 5)]
-    [InlineData("text <tool_call>{\"name\"", 5)]
-    [InlineData("a < b", 5)]
-    [InlineData("ends with <", 10)]
-    public void ToolCallFormat_SafeContentLength_HoldsBackOnlyWhatMayBeACall(string text, int safe) =>
-        Assert.Equal(safe, ToolCallFormat.SafeContentLength(text));
 }
