@@ -87,6 +87,22 @@ internal static class Commands
         return command;
     }
 
+    public static Command PromptTokens()
+    {
+        var vocabularies = new Option<string>("--vocab") { Description = "comma-separated real tokenizers (llama.cpp's ggml-vocab-NAME.gguf)", DefaultValueFactory = _ => string.Join(',', Compare.PromptTokensCheck.DefaultVocabularies) };
+        var output = new Option<string>("--out") { Description = "folder for llama-server's rendered prompts", DefaultValueFactory = _ => Path.Combine(Path.GetTempPath(), "serving-prompt-tokens") };
+        var command = new Command("prompt-tokens", "Same prompt as llama-server --jinja? Token counts of a chat and a tool conversation on generated models with real tokenizers and templates")
+            { vocabularies, output };
+        command.SetAction(async (p, ct) =>
+        {
+            var paths = RepoPaths.Find();
+            if (paths is null) return Fail("build the solution first (scripts/setup.sh Release)");
+            if (paths.LlamaServer is null) return Fail(RepoPaths.NoPeer);
+            return await Compare.PromptTokensCheck.RunAsync(paths, p.GetValue(vocabularies)!.Split(',', StringSplitOptions.RemoveEmptyEntries), p.GetValue(output)!, ct);
+        });
+        return command;
+    }
+
     public static Command Probe()
     {
         var urls = new Option<string>("--url") { Description = "comma-separated server base URLs, measured one after the other", DefaultValueFactory = _ => "http://127.0.0.1:8080" };

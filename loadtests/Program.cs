@@ -9,6 +9,7 @@ root.Subcommands.Add(Commands.Replay());
 root.Subcommands.Add(Serving.LoadTests.Compare.CompareCommand.Create());
 root.Subcommands.Add(Commands.Soak());
 root.Subcommands.Add(Commands.Probe());
+root.Subcommands.Add(Commands.PromptTokens());
 root.Subcommands.Add(Commands.Simulate());
 root.Subcommands.Add(Commands.BenchScheduler());
 return await root.Parse(args).InvokeAsync();

@@ -25,23 +25,15 @@ if [ -x "$peer/bin/llama-server" ] && [ -x "$peer/bin/llama-bench" ] && [ -x "$p
 fi
 
 missing=()
-for tool in cmake g++ git npm; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+for tool in cmake g++; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
-  pkgs=(); for t in "${missing[@]}"; do case "$t" in g++) pkgs+=(g++);; npm) pkgs+=(nodejs npm);; *) pkgs+=("$t");; esac; done
+  pkgs=(); for t in "${missing[@]}"; do case "$t" in g++) pkgs+=(g++);; *) pkgs+=("$t");; esac; done
   say "installing ${pkgs[*]} with apt-get"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
 fi
 
-mkdir -p "$peer"
-if [ ! -d "$peer/llama.cpp/.git" ]; then
-  tmp="$(mktemp -d)"
-  say "fetching node-llama-cpp@3.22.1 (llama.cpp source bundle)"
-  (cd "$tmp" && npm pack --silent node-llama-cpp@3.22.1 >/dev/null && tar xzf node-llama-cpp-3.22.1.tgz)
-  git clone -q "$tmp/package/llama/gitRelease.bundle" "$peer/llama.cpp"
-  cp "$tmp/package/llama/llama.cpp.info.json" "$peer/llama.cpp.info.json" 2>/dev/null || true
-  rm -rf "$tmp"
-fi
+"$root/scripts/fetch-llama-source.sh"
 
 log="$peer/build.log"
 fail() { say "failed; the last lines of $log:"; tail -n 30 "$log" >&2; exit 1; }

@@ -29,12 +29,12 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// threads as ours, its defaults otherwise (prompt cache per slot, host-memory prompt cache). With
     /// <paramref name="chatTemplate"/> it renders chat with that Jinja file instead of the GGUF's template.
     /// </summary>
-    public static Task<ServiceProcess> StartPeerAsync(string llamaServer, string model, int slots, int contextPerSlot, int threads, TimeSpan timeout, string? chatTemplate = null)
+    public static Task<ServiceProcess> StartPeerAsync(string llamaServer, string model, int slots, int contextPerSlot, int threads, TimeSpan timeout, string? chatTemplate = null, bool jinja = false)
     {
         var port = FreePort();
         var url = $"http://127.0.0.1:{port}";
         string[] args = ["-m", model, "-np", $"{slots}", "-c", $"{slots * contextPerSlot}", "-t", $"{threads}", "--host", "127.0.0.1", "--port", $"{port}",
-            .. chatTemplate is null ? Array.Empty<string>() : ["--chat-template-file", chatTemplate]];
+            .. chatTemplate is null ? Array.Empty<string>() : ["--chat-template-file", chatTemplate], .. jinja ? ["--jinja"] : Array.Empty<string>()];
         // It logs every request on stderr: not echoed.
         return StartAsync(llamaServer, args, url, "/health", "llama-server", echoErrors: false, timeout);
     }

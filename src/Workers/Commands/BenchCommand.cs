@@ -28,7 +28,7 @@ internal static class BenchCommand
             return 2;
         }
 
-        var model = o.Values.GetValueOrDefault("model") ?? ModelGenerator.EnsureModel(ModelKind.Base125M, Path.Combine(RepoRoot(), ".models", "base125m.gguf"));
+        var model = o.Values.GetValueOrDefault("model") ?? ModelGenerator.EnsureModel(ModelKind.Base125M, Path.Combine(CommandLineOptions.RepoRoot(), ".models", "base125m.gguf"));
         try
         {
             using var engine = LlamaEngine.Load(new LlamaEngineOptions { ModelPath = model, SlotCount = 16, ContextPerSlot = 4096, Threads = threads, BatchTokens = 512 });
@@ -39,7 +39,7 @@ internal static class BenchCommand
             Console.WriteLine($"decode batch {ConstrainedDecodeBenchmark.Batch} with sampling: free {free:F1} tok/s, JSON grammar {constrained:F1} tok/s, " +
                               $"ratio {constrained / free:F2} (random weights: the free choice often breaks the grammar, so many tokens need the mask)");
             var bench = new EngineBenchmark(engine, repetitions);
-            var bin = PeerBenchmark.FindBin(RepoRoot());
+            var bin = PeerBenchmark.FindBin(CommandLineOptions.RepoRoot());
             if (!peer || bin is null)
             {
                 bench.Run().ForEach(f => Console.WriteLine($"{f.Name,-44} {f.Value,10:F1} {f.Unit}"));
@@ -123,18 +123,5 @@ internal static class BenchCommand
         }
 
         return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Serving.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        return Directory.GetCurrentDirectory();
     }
 }

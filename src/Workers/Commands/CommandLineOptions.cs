@@ -85,4 +85,18 @@ internal sealed record CommandLineOptions(Dictionary<string, string> Values, Lis
                 return fallback;
         }
     }
+
+    /// <summary>The checkout this program runs from (the folder with Serving.sln), else the current folder.</summary>
+    public static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Serving.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        return Directory.GetCurrentDirectory();
+    }
 }

@@ -44,6 +44,9 @@ public sealed class SimulatedEngine : IInferenceEngine
     /// </summary>
     public string? Script { get; set; }
 
+    /// <summary>The chat format to present (a tool-call family other than our Hermes default, for API tests).</summary>
+    public Templates.ChatFormat Chat { get; init; } = Templates.ChatFormat.Builtin;
+
     /// <summary>Tokens the script is measured from: generation step i emits script byte i.</summary>
     private readonly Dictionary<int, int> _promptLength = [];
 

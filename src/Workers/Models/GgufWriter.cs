@@ -50,6 +50,9 @@ internal sealed class GgufWriter
         }
     }));
 
+    /// <summary>A value copied as it was read (<see cref="GgufMetadata"/>): its type tag and payload bytes.</summary>
+    public void AddRaw(string key, byte[] typeAndValue) => _metadata.Add((key, w => w.Write(typeAndValue)));
+
     public void AddTensor(TensorSpec tensor) => _tensors.Add(tensor);
 
     public long ParameterCount => _tensors.Sum(t => t.Elements);

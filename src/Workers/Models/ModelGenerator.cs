@@ -6,6 +6,9 @@ namespace Serving.Workers.Models;
 public enum ModelKind { Tiny, Base125M }
 
 /// <summary>What <see cref="ModelGenerator.Generate"/> wrote.</summary>
+/// <summary>A real tokenizer for a generated model: a GGUF with <c>tokenizer.*</c> keys (llama.cpp's ggml-vocab files) and a chat template.</summary>
+public sealed record TokenizerSource(string VocabFile, string? ChatTemplate);
+
 public sealed record GeneratedModel(ModelKind Kind, string Path, long Parameters, int Tensors, long Bytes, TimeSpan Elapsed);
 
 /// <summary>
@@ -30,24 +33,38 @@ public static class ModelGenerator
     };
 
     /// <summary>Generates the model unless the file already exists; returns the path.</summary>
-    public static string EnsureModel(ModelKind kind, string path, int seed = 42)
+    public static string EnsureModel(ModelKind kind, string path, int seed = 42, TokenizerSource? tokenizer = null)
     {
         if (!File.Exists(path))
         {
-            Generate(kind, path, seed);
+            Generate(kind, path, seed, tokenizer);
         }
 
         return path;
     }
 
-    /// <summary>Writes the model atomically (temp file, then rename) so a crash never leaves a truncated model.</summary>
-    public static GeneratedModel Generate(ModelKind kind, string path, int seed = 42)
+    /// <summary>
+    /// Writes the model atomically (temp file, then rename) so a crash never leaves a truncated model. With a
+    /// <paramref name="tokenizer"/>, the model gets that real tokenizer (every <c>tokenizer.*</c> key of the vocab file,
+    /// copied byte for byte), its vocabulary size, tied input/output embeddings as small real models have, and the
+    /// given chat template.
+    /// </summary>
+    public static GeneratedModel Generate(ModelKind kind, string path, int seed = 42, TokenizerSource? tokenizer = null)
     {
         var stopwatch = Stopwatch.StartNew();
         var shape = kind == ModelKind.Tiny
             ? new Shape(512, 128, 2, 4, 2, 512, 2048, Half: false)
             : new Shape(32000, 768, 12, 12, 4, 2048, 4096, Half: true);
-        var writer = Build(kind, shape, seed);
+        var copied = tokenizer is null ? null : GgufMetadata.Read(tokenizer.VocabFile)
+            .Where(e => e.Key.StartsWith("tokenizer.", StringComparison.Ordinal) && e.Key != "tokenizer.chat_template").ToList();
+        if (copied is not null)
+        {
+            var tokens = copied.FirstOrDefault(e => e.Key == "tokenizer.ggml.tokens")
+                ?? throw new InvalidDataException($"{tokenizer!.VocabFile} has no tokenizer.ggml.tokens");
+            shape = shape with { Vocab = checked((int)GgufMetadata.ArrayLength(tokens)) };
+        }
+
+        var writer = Build(kind, shape, seed, copied, tokenizer?.ChatTemplate);
         var full = System.IO.Path.GetFullPath(path);
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
         var temp = full + ".tmp" + Environment.ProcessId;
@@ -60,14 +77,13 @@ public static class ModelGenerator
         return new GeneratedModel(kind, full, writer.ParameterCount, writer.TensorCount, new FileInfo(full).Length, stopwatch.Elapsed);
     }
 
-    private static GgufWriter Build(ModelKind kind, Shape s, int seed)
+    private static GgufWriter Build(ModelKind kind, Shape s, int seed, List<GgufMetadata.Entry>? tokenizer, string? chatTemplate)
     {
         var headDim = s.Embd / s.Heads;
         var kvDim = headDim * s.KvHeads;
-        var vocab = TokenizerVocabulary.Build(s.Vocab);
         var g = new GgufWriter();
         g.Add("general.architecture", "llama");
-        g.Add("general.name", kind == ModelKind.Tiny ? "serving-tiny" : "serving-base125m");
+        g.Add("general.name", (kind == ModelKind.Tiny ? "serving-tiny" : "serving-base125m") + (tokenizer is null ? "" : "-real-vocab"));
         g.Add("general.file_type", s.Half ? 1u : 0u);
         g.Add("llama.context_length", (uint)s.TrainContext);
         g.Add("llama.embedding_length", (uint)s.Embd);
@@ -79,16 +95,25 @@ public static class ModelGenerator
         g.Add("llama.rope.freq_base", 10000f);
         g.Add("llama.rope.dimension_count", (uint)headDim);
         g.Add("llama.vocab_size", (uint)s.Vocab);
-        g.Add("tokenizer.ggml.model", "llama");
-        g.Add("tokenizer.ggml.tokens", vocab.Tokens);
-        g.Add("tokenizer.ggml.scores", vocab.Scores);
-        g.Add("tokenizer.ggml.token_type", vocab.Types);
-        g.Add("tokenizer.ggml.bos_token_id", (uint)TokenizerVocabulary.Bos);
-        g.Add("tokenizer.ggml.eos_token_id", (uint)TokenizerVocabulary.ImEnd);
-        g.Add("tokenizer.ggml.unknown_token_id", (uint)TokenizerVocabulary.Unknown);
-        g.Add("tokenizer.ggml.add_bos_token", true);
-        g.Add("tokenizer.ggml.add_eos_token", false);
-        g.Add("tokenizer.chat_template", ChatMlTemplate);
+        if (tokenizer is null)
+        {
+            var vocab = TokenizerVocabulary.Build(s.Vocab);
+            g.Add("tokenizer.ggml.model", "llama");
+            g.Add("tokenizer.ggml.tokens", vocab.Tokens);
+            g.Add("tokenizer.ggml.scores", vocab.Scores);
+            g.Add("tokenizer.ggml.token_type", vocab.Types);
+            g.Add("tokenizer.ggml.bos_token_id", (uint)TokenizerVocabulary.Bos);
+            g.Add("tokenizer.ggml.eos_token_id", (uint)TokenizerVocabulary.ImEnd);
+            g.Add("tokenizer.ggml.unknown_token_id", (uint)TokenizerVocabulary.Unknown);
+            g.Add("tokenizer.ggml.add_bos_token", true);
+            g.Add("tokenizer.ggml.add_eos_token", false);
+        }
+        else
+        {
+            tokenizer.ForEach(e => g.AddRaw(e.Key, e.Raw));
+        }
+
+        g.Add("tokenizer.chat_template", chatTemplate ?? ChatMlTemplate);
 
         var weightType = s.Half ? GgufWriter.GgmlType.F16 : GgufWriter.GgmlType.F32;
         var index = 0;
@@ -97,7 +122,10 @@ public static class ModelGenerator
 
         Matrix("token_embd.weight", s.Embd, s.Vocab);
         Norm("output_norm.weight");
-        Matrix("output.weight", s.Embd, s.Vocab);
+        if (tokenizer is null)
+        {
+            Matrix("output.weight", s.Embd, s.Vocab); // a real vocabulary ties the output to the embeddings instead
+        }
         for (var layer = 0; layer < s.Layers; layer++)
         {
             var p = $"blk.{layer}.";

@@ -53,8 +53,19 @@ internal sealed class TextAssembler(IReadOnlyList<string> stops)
         return Take(text.Length - HeldBack(text));
     }
 
-    /// <summary>Everything not yet emitted (at the end of the turn).</summary>
-    public string Flush() => Take(_text.Length);
+    /// <summary>
+    /// Everything not yet emitted (at the end of the turn). A character cut in two by max_tokens becomes U+FFFD, as
+    /// llama-server sends it, instead of disappearing.
+    /// </summary>
+    public string Flush()
+    {
+        if (!StopHit)
+        {
+            _text.Append(_chars, 0, _decoder.GetChars(ReadOnlySpan<byte>.Empty, _chars, flush: true));
+        }
+
+        return Take(_text.Length);
+    }
 
     private string Take(int upTo)
     {

@@ -25,15 +25,17 @@ public sealed class ChatTemplate
         _bosText = bosText;
         _eosText = eosText;
         _tokenizerAddsBos = tokenizerAddsBos;
-        HandlesTools = source.Contains("tools", StringComparison.Ordinal);
+        HandlesTools = source.Contains("tools", StringComparison.Ordinal) || source.Contains("tool_calls", StringComparison.Ordinal);
         ToolCalls = ToolCallParsers.ForTemplate(source);
     }
 
     public string Source { get; }
 
     /// <summary>
-    /// Whether the template renders <c>tools</c> and tool calls itself. Templates that do not (plain chat templates)
-    /// get our Hermes-style tool instructions in the system message, as before.
+    /// Whether the template renders tools or tool calls itself: then it gets them in OpenAI's shape and renders them its
+    /// own way (a template that writes calls but no tool list, like DeepSeek V3.1's, gets no list, as with vLLM and
+    /// llama-server). Templates that know nothing of tools (plain chat templates) get our Hermes-style tool
+    /// instructions in the system message, and calls and results in that style, so tools still work on them.
     /// </summary>
     public bool HandlesTools { get; }
 

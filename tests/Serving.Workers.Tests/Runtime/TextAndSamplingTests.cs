@@ -38,4 +38,15 @@ public sealed class TextAndSamplingTests
         var nucleus = new TokenSampler(new SamplingOptions(1f, 0.01f, 7));
         Assert.All(Enumerable.Range(0, 20), _ => Assert.Equal(1, nucleus.Sample(logits)));
     }
+
+    [Fact]
+    public void TextAssembler_ACharacterCutByTheEndOfTheTurn_BecomesAReplacementCharacter()
+    {
+        var text = new TextAssembler([]);
+        var e = "é"u8.ToArray();
+        Assert.Equal("caf", text.Append("caf"u8) + text.Append(e.AsSpan(0, 1)));
+        Assert.Equal("\uFFFD", text.Flush());
+        var whole = new TextAssembler([]);
+        Assert.Equal("é", whole.Append(e.AsSpan(0, 1)) + whole.Append(e.AsSpan(1)) + whole.Flush());
+    }
 }
