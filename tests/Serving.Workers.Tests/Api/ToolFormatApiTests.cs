@@ -1,9 +1,8 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Text.Json;
 using Serving.Scheduler.Contracts;
 using Serving.Workers.Engine;
-using Serving.Workers.Hosting;
+using Serving.Workers.Tests.Support;
 using Serving.Workers.Protocol.ToolCalls;
 using Serving.Workers.Templates;
 
@@ -18,16 +17,9 @@ public sealed class ToolFormatApiTests : IAsyncLifetime
         Script = LlamaCall, Chat = new ChatFormat(null, ToolCallParsers.ByName("llama3")!),
     };
 
-    private static readonly string Secret = WorkerSecret.Create();
-    private WorkerApp _worker = null!;
-    private HttpClient _http = null!;
+    private SimulatedWorker _worker = null!;
 
-    public async Task InitializeAsync()
-    {
-        _worker = await WorkerApp.StartAsync(new WorkerSettings { ModelPath = "simulated", Port = 0, HostPoolBytes = 16 << 20, Secret = Secret }, _engine);
-        _http = new HttpClient { BaseAddress = new Uri(_worker.Url) };
-        _http.DefaultRequestHeaders.Authorization = new("Bearer", Secret);
-    }
+    public async Task InitializeAsync() => _worker = await SimulatedWorker.StartAsync(_engine);
 
     private static GenerateCall Call(bool stream) => new()
     {
@@ -38,7 +30,7 @@ public sealed class ToolFormatApiTests : IAsyncLifetime
 
     private async Task<JsonDocument> PostAsync(GenerateCall call, HttpStatusCode expected = HttpStatusCode.OK)
     {
-        using var response = await _http.PostAsync("/internal/generate", JsonContent.Create(call, options: GenerateCall.JsonOptions));
+        using var response = await _worker.PostAsync(call);
         Assert.Equal(expected, response.StatusCode);
         return JsonDocument.Parse(await response.Content.ReadAsStringAsync());
     }
@@ -73,9 +65,5 @@ public sealed class ToolFormatApiTests : IAsyncLifetime
         Assert.Equal("tool_calls", json.RootElement.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
     }
 
-    public async Task DisposeAsync()
-    {
-        _http.Dispose();
-        await _worker.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await _worker.DisposeAsync();
 }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Serving.Scheduler.Contracts;
 using Serving.Workers.Engine;
 using Serving.Workers.Hosting;
+using Serving.Workers.Tests.Support;
 
 namespace Serving.Workers.Tests.Api;
 
@@ -12,16 +13,9 @@ public sealed class WorkerApiTests : IAsyncLifetime
 {
     private const string ToolCall = "Checking.\n<tool_call>\n{\"name\": \"list_files\", \"arguments\": {\"path\": \"src\"}}\n</tool_call>";
     private readonly SimulatedEngine _engine = new(slots: 2, contextPerSlot: 4096) { Script = ToolCall };
-    private static readonly string Secret = WorkerSecret.Create();
-    private WorkerApp _worker = null!;
-    private HttpClient _http = null!;
+    private SimulatedWorker _worker = null!;
 
-    public async Task InitializeAsync()
-    {
-        _worker = await WorkerApp.StartAsync(new WorkerSettings { ModelPath = "simulated", Port = 0, HostPoolBytes = 16 << 20, Secret = Secret }, _engine);
-        _http = new HttpClient { BaseAddress = new Uri(_worker.Url) };
-        _http.DefaultRequestHeaders.Authorization = new("Bearer", Secret);
-    }
+    public async Task InitializeAsync() => _worker = await SimulatedWorker.StartAsync(_engine);
 
     private static GenerateCall Call(bool stream, string? tools = """[{"type":"function","function":{"name":"list_files","parameters":{"type":"object"}}}]""") => new()
     {
@@ -37,19 +31,13 @@ public sealed class WorkerApiTests : IAsyncLifetime
         SessionKey = "t:tools",
     };
 
-    private async Task<HttpResponseMessage> PostAsync(GenerateCall call) =>
-        await _http.PostAsync("/internal/generate", JsonContent.Create(call, options: GenerateCall.JsonOptions));
+    private Task<HttpResponseMessage> PostAsync(GenerateCall call) => _worker.PostAsync(call);
 
     [Fact]
     public async Task Generate_MaxTokensZero_GeneratesUpToTheContext_NoHiddenCap()
     {
-        var engine = new SimulatedEngine(slots: 1, contextPerSlot: 96);
-        var secret = WorkerSecret.Create();
-        await using var worker = await WorkerApp.StartAsync(new WorkerSettings { ModelPath = "simulated", Port = 0, HostPoolBytes = 16 << 20, Secret = secret }, engine);
-        using var http = new HttpClient { BaseAddress = new Uri(worker.Url) };
-        http.DefaultRequestHeaders.Authorization = new("Bearer", secret);
-        var call = Call(stream: false, tools: null) with { MaxTokens = 0, SessionKey = null };
-        using var response = await http.PostAsync("/internal/generate", JsonContent.Create(call, options: GenerateCall.JsonOptions));
+        await using var worker = await SimulatedWorker.StartAsync(new SimulatedEngine(slots: 1, contextPerSlot: 96));
+        using var response = await worker.PostAsync(Call(stream: false, tools: null) with { MaxTokens = 0, SessionKey = null });
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         var usage = json.RootElement.GetProperty("usage");
         Assert.Equal("length", json.RootElement.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
@@ -139,7 +127,7 @@ public sealed class WorkerApiTests : IAsyncLifetime
     [Fact]
     public async Task Generate_MalformedCall_Returns400InOpenAiShape()
     {
-        using var response = await _http.PostAsync("/internal/generate", new StringContent("{oops", System.Text.Encoding.UTF8, "application/json"));
+        using var response = await _worker.Http.PostAsync("/internal/generate", new StringContent("{oops", System.Text.Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal("invalid_json", json.RootElement.GetProperty("error").GetProperty("code").GetString());
@@ -147,7 +135,6 @@ public sealed class WorkerApiTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        _http.Dispose();
         await _worker.DisposeAsync();
     }
 }
