@@ -65,5 +65,41 @@ public sealed class ToolFormatApiTests : IAsyncLifetime
         Assert.Equal("tool_calls", json.RootElement.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
     }
 
+    public static TheoryData<string, string> ModelOutputs => new()
+    {
+        { "hermes", "Checking.\n<tool_call>\n{\"name\": \"list_files\", \"arguments\": {\"path\": \"src\"}}\n</tool_call>" },
+        { "qwen3-coder", "<tool_call>\n<function=list_files>\n<parameter=path>\nsrc\n</parameter>\n</function>\n</tool_call>" },
+        { "llama3", LlamaCall },
+        { "mistral", "[TOOL_CALLS]list_files[ARGS]{\"path\": \"src\"}" },
+        { "deepseek", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>list_files<｜tool▁sep｜>{\"path\": \"src\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>" },
+        { "gpt-oss", "<|channel|>analysis<|message|>Need the files.<|end|><|start|>assistant<|channel|>commentary to=functions.list_files <|constrain|>json<|message|>{\"path\": \"src\"}" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ModelOutputs))]
+    public async Task EveryFormat_StreamedDeltasAddUpToTheAnswer(string format, string output)
+    {
+        await using var worker = await SimulatedWorker.StartAsync(new SimulatedEngine(slots: 1, contextPerSlot: 4096)
+        {
+            Script = output, Chat = new ChatFormat(null, ToolCallParsers.ByName(format)!),
+        });
+        using var whole = JsonDocument.Parse(await (await worker.PostAsync(Call(stream: false))).Content.ReadAsStringAsync());
+        var message = whole.RootElement.GetProperty("choices")[0].GetProperty("message");
+        var call = message.GetProperty("tool_calls").EnumerateArray().Single().GetProperty("function");
+        Assert.Equal("list_files", call.GetProperty("name").GetString());
+        Assert.Equal("src", JsonDocument.Parse(call.GetProperty("arguments").GetString()!).RootElement.GetProperty("path").GetString());
+
+        var events = (await (await worker.PostAsync(Call(stream: true))).Content.ReadAsStringAsync())
+            .Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Select(e => e["data: ".Length..]).Where(e => e != "[DONE]")
+            .Select(e => JsonDocument.Parse(e).RootElement).SelectMany(c => c.GetProperty("choices").EnumerateArray()).ToList();
+        var deltas = events.Select(c => c.GetProperty("delta")).ToList();
+        var content = string.Concat(deltas.Select(d => d.TryGetProperty("content", out var t) ? t.GetString() : ""));
+        var pieces = deltas.Where(d => d.TryGetProperty("tool_calls", out _)).Select(d => d.GetProperty("tool_calls")[0].GetProperty("function")).ToList();
+        Assert.Equal(message.GetProperty("content").GetString() ?? "", content);
+        Assert.Equal("list_files", pieces[0].GetProperty("name").GetString());
+        Assert.Equal(call.GetProperty("arguments").GetString(), string.Concat(pieces.Select(p => p.GetProperty("arguments").GetString())));
+        Assert.Equal("tool_calls", events.Last(c => c.GetProperty("finish_reason").ValueKind == JsonValueKind.String).GetProperty("finish_reason").GetString());
+    }
+
     public async Task DisposeAsync() => await _worker.DisposeAsync();
 }
