@@ -4,6 +4,9 @@ using Serving.Workers.Commands;
 //   serve  run a worker process (HTTP endpoint + step loop) for the gateway
 //   model  generate a random-weight Llama GGUF model
 //   bench  measure the engine (prefill, batched decode, park/restore vs recompute)
+// Socket completions inline on the I/O thread that saw them, as in the gateway (see its Program.cs for why).
+Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+
 return args.FirstOrDefault() switch
 {
     "serve" => await ServeCommand.RunAsync(args[1..]),
