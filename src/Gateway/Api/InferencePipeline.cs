@@ -109,7 +109,7 @@ public sealed class InferencePipeline(
 
         var kind = http.Request.Path.StartsWithSegments("/v1/chat/completions") ? GenerateCall.ChatKind : GenerateCall.CompletionKind;
         var requestId = Guid.NewGuid().ToString("N")[..24];
-        var (call, callError) = validator.Validate(json, kind, requestId, session!);
+        var (call, callError) = validator.Validate(json, kind, requestId, session!, pool.ToolFormat);
         if (callError is not null)
         {
             return (callError, null);

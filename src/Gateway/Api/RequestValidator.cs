@@ -11,11 +11,12 @@ namespace Serving.Gateway.Api;
 /// </summary>
 public sealed partial class RequestValidator(GatewayOptions options)
 {
-    public (GenerateCall? Call, ApiError? Error) Validate(JsonElement body, string kind, string requestId, SessionInfo session)
+    /// <param name="toolFormat">How the served model writes tool calls (its workers report it), for tool grammars.</param>
+    public (GenerateCall? Call, ApiError? Error) Validate(JsonElement body, string kind, string requestId, SessionInfo session, string toolFormat = Constraints.ToolCallShape.Hermes)
     {
         try
         {
-            return (Parse(body, kind, requestId, session), null);
+            return (Parse(body, kind, requestId, session, toolFormat), null);
         }
         catch (ValidationException e)
         {
@@ -30,7 +31,7 @@ public sealed partial class RequestValidator(GatewayOptions options)
 
     private static ValidationException Fail(string param, string message, string code = "invalid_value") => new(ApiError.Invalid(message, param, code));
 
-    private GenerateCall Parse(JsonElement body, string kind, string requestId, SessionInfo session)
+    private GenerateCall Parse(JsonElement body, string kind, string requestId, SessionInfo session, string toolFormat)
     {
         if (body.ValueKind != JsonValueKind.Object)
         {
@@ -47,7 +48,7 @@ public sealed partial class RequestValidator(GatewayOptions options)
         (string Grammar, string? Trigger)? grammar;
         try
         {
-            grammar = Constraints.OutputConstraint.Build(body, chat, toolChoice, tools is null ? null : body.GetProperty("tools"));
+            grammar = Constraints.OutputConstraint.Build(body, chat, toolChoice, tools is null ? null : body.GetProperty("tools"), toolFormat);
         }
         catch (Constraints.ConstraintException e)
         {
@@ -58,7 +59,7 @@ public sealed partial class RequestValidator(GatewayOptions options)
         {
             Grammar = grammar?.Grammar,
             GrammarTrigger = grammar?.Trigger,
-            GrammarShapesToolCalls = grammar is { } g && (g.Trigger is not null || (tools is not null && toolChoice is not (null or "none" or "auto"))),
+            ToolCallFormat = grammar is { } g && (g.Trigger is not null || (tools is not null && toolChoice is not (null or "none" or "auto"))) ? toolFormat : null,
             Kind = kind,
             RequestId = requestId,
             Model = model,

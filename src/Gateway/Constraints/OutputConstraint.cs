@@ -16,12 +16,10 @@ public static class OutputConstraint
 {
     public const int MaxGrammarChars = 64 * 1024;
 
-    /// <summary>The text that starts a call in our tool-call format: the lazy grammar's trigger.</summary>
-    public const string CallTrigger = "<tool_call>";
-
     /// <exception cref="ConstraintException">A malformed or unsupported format, schema or combination (400).</exception>
-    public static (string Grammar, string? Trigger)? Build(JsonElement body, bool chat, string? toolChoice, JsonElement? tools)
+    public static (string Grammar, string? Trigger)? Build(JsonElement body, bool chat, string? toolChoice, JsonElement? tools, string toolFormat = ToolCallShape.Hermes)
     {
+        var shape = ToolCallShape.For(toolFormat);
         var sources = new List<(string Param, string Grammar)>();
         if (body.TryGetProperty("grammar", out var grammar) && grammar.ValueKind != JsonValueKind.Null)
         {
@@ -40,7 +38,8 @@ public static class OutputConstraint
 
         if (chat && toolChoice is not (null or "none" or "auto") && tools is { } offered)
         {
-            sources.Add(("tool_choice", ToolCall(offered, toolChoice, repeat: false)));
+            sources.Add(("tool_choice", ToolCall(offered, toolChoice, repeat: false, shape ?? throw new ConstraintException("tool_choice",
+                $"The model writes tool calls in the '{toolFormat}' format, which this server cannot enforce; use tool_choice \"auto\" (formats it enforces: hermes, llama3)."))));
         }
 
         switch (sources.Count)
@@ -51,7 +50,7 @@ public static class OutputConstraint
                 throw new ConstraintException(sources[1].Param, $"Only one of {string.Join(", ", sources.Select(s => s.Param))} can constrain the output of one request.");
         }
 
-        if (!chat || toolChoice is not (null or "auto") || tools is not { } auto)
+        if (!chat || toolChoice is not (null or "auto") || tools is not { } auto || shape?.LazyTrigger is not { } trigger)
         {
             return null;
         }
@@ -59,7 +58,7 @@ public static class OutputConstraint
         try
         {
             var parallel = !(body.TryGetProperty("parallel_tool_calls", out var p) && p.ValueKind == JsonValueKind.False);
-            return (ToolCall(auto, "required", repeat: parallel), CallTrigger);
+            return (ToolCall(auto, "required", repeat: parallel, shape), trigger);
         }
         catch (ConstraintException)
         {
@@ -96,7 +95,7 @@ public static class OutputConstraint
     }
 
     /// <summary>One call (or, with <paramref name="repeat"/>, one or more): of the named function, or of any offered one ("required").</summary>
-    private static string ToolCall(JsonElement tools, string choice, bool repeat)
+    private static string ToolCall(JsonElement tools, string choice, bool repeat, ToolCallShape shape)
     {
         var alternatives = new List<(string, JsonElement?, string)>();
         var i = 0;
@@ -111,12 +110,12 @@ public static class OutputConstraint
             }
 
             var parameters = function.TryGetProperty("parameters", out var p) && p.ValueKind == JsonValueKind.Object ? p : AnyObjectSchema;
-            alternatives.Add(($"<tool_call>\n{{\"name\": {JsonSerializer.Serialize(name)}, \"arguments\": ", parameters, path));
+            alternatives.Add((shape.Head(name), parameters, path));
         }
 
         try
         {
-            return JsonSchemaGrammar.Wrap("", alternatives, "}\n</tool_call>", repeat ? "\n" : null);
+            return JsonSchemaGrammar.Wrap("", alternatives, shape.Closing, repeat ? shape.Separator : null);
         }
         catch (UnsupportedSchemaException e)
         {

@@ -4,7 +4,7 @@ using System.Collections.Concurrent;
 namespace Serving.Gateway.Supervision;
 
 /// <summary>A worker's load, as its /stats endpoint reported it.</summary>
-public sealed record WorkerLoad(int RunningRequests, int WaitingRequests, int ResidentSessions, int ParkedSessions, double KvCacheUsage, int SlotCount, int FreeSlots);
+public sealed record WorkerLoad(int RunningRequests, int WaitingRequests, int ResidentSessions, int ParkedSessions, double KvCacheUsage, int SlotCount, int FreeSlots, string? ToolFormat = null);
 
 /// <summary>One worker as the gateway sees it. Ready workers get traffic; others are starting, restarting or dead.</summary>
 public sealed class WorkerEntry(string id)
@@ -30,6 +30,9 @@ public sealed class WorkerEntry(string id)
     public volatile bool Ready;
 
     public WorkerLoad? Load { get; set; }
+
+    /// <summary>How its model writes tool calls: from its ready line, then from its stats (remote workers).</summary>
+    public string? ToolFormat { get; set; }
 
     public int Restarts { get; set; }
 
@@ -68,6 +71,12 @@ public sealed class WorkerPool
     public IReadOnlyCollection<WorkerEntry> All => _workers.Values.OrderBy(w => w.Id, StringComparer.Ordinal).ToList();
 
     public IReadOnlyList<WorkerEntry> Ready => All.Where(w => w.Ready && w.Url is not null).ToList();
+
+    /// <summary>
+    /// How the served model writes tool calls, as its workers report it (all workers serve one model); Hermes until a
+    /// worker has answered its first poll.
+    /// </summary>
+    public string ToolFormat => All.Select(w => w.ToolFormat ?? w.Load?.ToolFormat).FirstOrDefault(f => f is not null) ?? Constraints.ToolCallShape.Hermes;
 
     public WorkerEntry Add(string id) => _workers.GetOrAdd(id, i => new WorkerEntry(i));
 

@@ -49,8 +49,9 @@ public sealed partial class WorkerSupervisor(IOptions<GatewayOptions> options, W
             using var process = Start(worker);
             try
             {
-                var url = await WaitForReadyLineAsync(process, worker.Id, stop);
+                var (url, toolFormat) = await WaitForReadyLineAsync(process, worker.Id, stop);
                 worker.Url = url;
+                worker.ToolFormat = toolFormat;
                 pool.SetReady(worker, true);
                 LogReady(worker.Id, url, process.Id);
                 await process.WaitForExitAsync(stop);
@@ -162,7 +163,8 @@ public sealed partial class WorkerSupervisor(IOptions<GatewayOptions> options, W
         return process;
     }
 
-    private async Task<string> WaitForReadyLineAsync(Process process, string id, CancellationToken stop)
+    /// <summary>The worker's "worker ready on URL tool-format NAME" line: its URL and its model's tool-call format.</summary>
+    private async Task<(string Url, string? ToolFormat)> WaitForReadyLineAsync(Process process, string id, CancellationToken stop)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
         timeout.CancelAfter(_options.StartupTimeout);
@@ -175,7 +177,8 @@ public sealed partial class WorkerSupervisor(IOptions<GatewayOptions> options, W
                 {
                     // Keep draining stdout so the worker never blocks on a full pipe.
                     _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None);
-                    return line[marker.Length..].Trim();
+                    var parts = line[marker.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    return (parts[0], parts.Length > 2 && parts[1] == "tool-format" ? parts[2] : null);
                 }
             }
         }

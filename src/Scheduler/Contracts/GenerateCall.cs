@@ -41,11 +41,11 @@ public sealed record GenerateCall
     public string? GrammarTrigger { get; init; }
 
     /// <summary>
-    /// True when <see cref="Grammar"/> is the gateway's tool-call grammar (a required, named or lazy auto
-    /// <c>tool_choice</c>), which writes calls in the Hermes <c>&lt;tool_call&gt;</c> format: a worker whose model writes
-    /// calls another way cannot use it.
+    /// Set when <see cref="Grammar"/> is the gateway's tool-call grammar (a required, named or lazy auto
+    /// <c>tool_choice</c>): the tool-call format it writes (<c>hermes</c>, <c>llama3</c>). A worker whose model writes
+    /// calls another way does not use it.
     /// </summary>
-    public bool GrammarShapesToolCalls { get; init; }
+    public string? ToolCallFormat { get; init; }
 
     /// <summary>Tokens to generate at most; 0 = as many as the context leaves after the prompt.</summary>
     public int MaxTokens { get; init; }

@@ -40,14 +40,14 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
             : chat.ToolCalls.ReadsEveryAnswer ? new ToolCallReader(chat.ToolCalls, OfferedTools.None)
             : null;
         var grammarText = call.Grammar;
-        if (call.GrammarShapesToolCalls && chat.ToolCalls is not HermesToolCalls)
+        if (call.ToolCallFormat is { } format && format != chat.ToolCalls.Name)
         {
-            // The gateway's tool grammar writes <tool_call> blocks; this model writes calls another way.
+            // The gateway's tool grammar writes calls in another format than this model's (it had not yet learnt ours).
             if (call.GrammarTrigger is null)
             {
                 await OpenAiErrors.Result(400, "unsupported_tool_choice",
-                    $"This model writes tool calls in the '{chat.ToolCalls.Name}' format; a required or named tool_choice is enforced only for models " +
-                    "that write <tool_call> blocks (Hermes, Qwen2.5). Use tool_choice 'auto'.").ExecuteAsync(http);
+                    $"This model writes tool calls in the '{chat.ToolCalls.Name}' format, which this server cannot enforce; use tool_choice \"auto\" " +
+                    "(formats it enforces: hermes, llama3).").ExecuteAsync(http);
                 return;
             }
 

@@ -55,7 +55,8 @@ internal static class ServeCommand
             _ = WatchParentAsync(parent, stop);
         }
 
-        Console.WriteLine($"worker ready on {worker.Url}");
+        // The gateway reads this line: the URL, then the model's tool-call format (known before the first stats poll).
+        Console.WriteLine($"worker ready on {worker.Url} tool-format {worker.ToolFormat}");
         try
         {
             await Task.Delay(Timeout.Infinite, stop.Token);

@@ -37,6 +37,9 @@ public sealed class WorkerApp : IAsyncDisposable
         .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
 
     /// <exception cref="EngineLoadException">The model or the native libraries could not be loaded.</exception>
+    /// <summary>How the served model writes tool calls (the gateway builds tool grammars in it).</summary>
+    public string ToolFormat => _engine.Chat.ToolCalls.Name;
+
     public static async Task<WorkerApp> StartAsync(WorkerSettings settings, IInferenceEngine? engine = null)
     {
         engine ??= LlamaEngine.Load(new LlamaEngineOptions
@@ -106,7 +109,10 @@ public sealed class WorkerApp : IAsyncDisposable
             return Results.NoContent();
         });
         // /stats carries health too (503 once the engine failed): the gateway's one poll watches both.
-        app.MapGet("/stats", () => service.Fault is null ? Results.Json(service.GetStats()) : Results.Json(new { status = "failed" }, statusCode: 503));
+        // With the model's tool-call format, so the gateway builds tool grammars in that format.
+        app.MapGet("/stats", () => service.Fault is null
+            ? Results.Json(service.GetStats() with { ToolFormat = engine.Chat.ToolCalls.Name })
+            : Results.Json(new { status = "failed" }, statusCode: 503));
         app.MapGet("/health", () => service.Fault is null ? Results.Ok(new { status = "ok", model = engine.Info.ModelName }) : Results.Json(new { status = "failed" }, statusCode: 503));
         app.MapGet("/metrics", async (HttpContext http) =>
         {

@@ -80,7 +80,8 @@ public sealed record WorkerStats(
     int ParkedSessions,
     double KvCacheUsage,
     int SlotCount,
-    int FreeSlots);
+    int FreeSlots,
+    string ToolFormat = Protocol.ToolCalls.HermesToolCalls.FormatName);
 
 /// <summary>Reads tool calls out of a turn's text: the model's format and the tools the request offered.</summary>
 public sealed record ToolCallReader(Protocol.ToolCalls.IToolCallParser Parser, Protocol.ToolCalls.OfferedTools Tools)

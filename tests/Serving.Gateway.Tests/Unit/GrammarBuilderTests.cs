@@ -45,6 +45,27 @@ public sealed class GrammarBuilderTests
         Assert.Equal("schema.properties.n.maximum", error.Path);
     }
 
+    [Fact]
+    public void ToolGrammars_FollowTheModelsFormat_AndFormatsThatCannotBeEnforcedSayWhy()
+    {
+        using var body = JsonDocument.Parse("""
+            {"tools":[{"type":"function","function":{"name":"ls","parameters":{"type":"object","properties":{"p":{"type":"string"}}}}}]}
+            """);
+        var tools = body.RootElement.GetProperty("tools");
+        var hermes = OutputConstraint.Build(body.RootElement, chat: true, "required", tools, "hermes")!.Value;
+        Assert.Contains("<tool_call>", hermes.Grammar);
+        Assert.Contains("\\\"arguments\\\"", hermes.Grammar);
+        var llama = OutputConstraint.Build(body.RootElement, chat: true, "required", tools, "llama3")!.Value;
+        Assert.DoesNotContain("<tool_call>", llama.Grammar);
+        Assert.Contains("\\\"parameters\\\"", llama.Grammar);
+        // "auto": lazy for Hermes (the grammar waits for <tool_call>); Llama 3 has no marker to wait for, so no grammar.
+        Assert.Equal("<tool_call>", OutputConstraint.Build(body.RootElement, chat: true, null, tools, "hermes")!.Value.Trigger);
+        Assert.Null(OutputConstraint.Build(body.RootElement, chat: true, null, tools, "llama3"));
+        var refused = Assert.Throws<ConstraintException>(() => OutputConstraint.Build(body.RootElement, chat: true, "required", tools, "mistral"));
+        Assert.Equal("tool_choice", refused.Param);
+        Assert.Contains("mistral", refused.Message);
+    }
+
     /// <summary>The GBNF subset the range builder writes ("12", [0-9], {n}, groups, |) as a .NET regex.</summary>
     private static string ToRegex(string gbnf) => gbnf.Replace("\"", "").Replace(" ", "");
 }

@@ -47,20 +47,20 @@ public sealed class ToolFormatApiTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task RequiredToolChoice_HermesGrammar_IsRefusedWithAClearError()
+    public async Task RequiredToolChoice_GrammarInAnotherFormat_IsRefusedWithAClearError()
     {
-        using var json = await PostAsync(Call(stream: false) with { Grammar = "root ::= \"<tool_call>\"", GrammarShapesToolCalls = true }, HttpStatusCode.BadRequest);
+        using var json = await PostAsync(Call(stream: false) with { Grammar = "root ::= \"<tool_call>\"", ToolCallFormat = "hermes" }, HttpStatusCode.BadRequest);
         var error = json.RootElement.GetProperty("error");
         Assert.Equal("unsupported_tool_choice", error.GetProperty("code").GetString());
         Assert.Contains("llama3", error.GetProperty("message").GetString());
     }
 
     [Fact]
-    public async Task AutoToolChoice_LazyHermesGrammar_IsDropped_CallStillParsed()
+    public async Task AutoToolChoice_LazyGrammarInAnotherFormat_IsDropped_CallStillParsed()
     {
         using var json = await PostAsync(Call(stream: false) with
         {
-            Grammar = "root ::= \"<tool_call>\" [a-z]+", GrammarTrigger = "<tool_call>", GrammarShapesToolCalls = true,
+            Grammar = "root ::= \"<tool_call>\" [a-z]+", GrammarTrigger = "<tool_call>", ToolCallFormat = "hermes",
         });
         Assert.Equal("tool_calls", json.RootElement.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
     }

@@ -6,7 +6,9 @@ namespace Serving.Workers.Protocol.ToolCalls;
 /// </summary>
 public sealed class HermesToolCalls : DelimitedToolCallParser
 {
-    public override string Name => "hermes";
+    public const string FormatName = "hermes";
+
+    public override string Name => FormatName;
 
     protected override string Open => ToolCallFormat.Open;
 

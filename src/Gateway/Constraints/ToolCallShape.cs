@@ -1,0 +1,26 @@
+using System.Text.Json;
+
+namespace Serving.Gateway.Constraints;
+
+/// <summary>
+/// How the served model writes a tool call, for the grammars that force (<c>tool_choice: "required"</c> or a named
+/// function) or guide (<c>"auto"</c>, lazily) its calls. Workers report their model's format (<c>/stats</c>); the
+/// formats here are those whose calls are plain text a grammar can spell out. Others (Mistral's and DeepSeek's
+/// control-token markers, Qwen3-Coder's raw XML values, gpt-oss channels) get no tool grammar.
+/// </summary>
+public sealed record ToolCallShape(string Format, string ArgumentsKey, string Opening, string Closing, string Separator, string? LazyTrigger)
+{
+    public const string Hermes = "hermes";
+
+    /// <summary>The call's text up to its arguments object.</summary>
+    public string Head(string name) => $"{Opening}{{\"name\": {JsonSerializer.Serialize(name)}, \"{ArgumentsKey}\": ";
+
+    /// <summary>The shape of <paramref name="format"/>, or null when calls in that format cannot be constrained.</summary>
+    public static ToolCallShape? For(string format) => format switch
+    {
+        Hermes => new(Hermes, "arguments", "<tool_call>\n", "}\n</tool_call>", "\n", "<tool_call>"),
+        // Llama 3 writes the bare object; nothing marks where a call starts, so "auto" cannot wait for one.
+        "llama3" => new("llama3", "parameters", "", "}", "; ", null),
+        _ => null,
+    };
+}

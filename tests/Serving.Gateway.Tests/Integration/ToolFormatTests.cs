@@ -1,0 +1,52 @@
+using NJsonSchema;
+using OpenAI.Chat;
+using Serving.Gateway.Tests.Support;
+
+namespace Serving.Gateway.Tests.Integration;
+
+/// <summary>A gateway whose workers serve a model that writes Llama 3 tool calls (<c>--tool-parser llama3</c>).</summary>
+public sealed class Llama3ToolFormatFixture : GatewayFixture
+{
+    protected override string[] ExtraArgs => ["--tool-parser", "llama3"];
+}
+
+/// <summary>
+/// The workers report their model's tool-call format; the gateway builds tool grammars in it, and the worker reads the
+/// calls back in it: <c>tool_choice: "required"</c> works for a model that is not Hermes-style.
+/// </summary>
+[Collection(GatewayCollection.Name)]
+public sealed class ToolFormatTests(Llama3ToolFormatFixture gateway) : IClassFixture<Llama3ToolFormatFixture>
+{
+    private const string ReadFile = """{"type":"object","properties":{"path":{"type":"string","maxLength":12}},"required":["path"],"additionalProperties":false}""";
+
+    [Fact]
+    public async Task Llama3Model_RequiredToolChoice_EveryAnswerIsOneValidCall_StreamedOrNot()
+    {
+        var schema = await JsonSchema.FromJsonAsync(ReadFile);
+        var options = new ChatCompletionOptions { Temperature = 1f, MaxOutputTokenCount = 128, ToolChoice = ChatToolChoice.CreateRequiredChoice() };
+        options.Tools.Add(ChatTool.CreateFunctionTool("read_file", "Read a file", BinaryData.FromString(ReadFile)));
+        for (var i = 0; i < 10; i++)
+        {
+            ChatCompletion completion = await gateway.Chat().CompleteChatAsync([new UserChatMessage($"task {i}: read a file")], options);
+            Assert.Equal(ChatFinishReason.ToolCalls, completion.FinishReason);
+            var call = Assert.Single(completion.ToolCalls);
+            Assert.Equal("read_file", call.FunctionName);
+            Assert.Empty(schema.Validate(call.FunctionArguments.ToString()));
+        }
+
+        options.Temperature = 0f;
+        var streamed = new System.Text.StringBuilder();
+        string? name = null;
+        await foreach (var update in gateway.Chat().CompleteChatStreamingAsync([new UserChatMessage("read a file")], options))
+        {
+            foreach (var part in update.ToolCallUpdates)
+            {
+                name ??= part.FunctionName;
+                streamed.Append(part.FunctionArgumentsUpdate?.ToString());
+            }
+        }
+
+        ChatCompletion whole = await gateway.Chat().CompleteChatAsync([new UserChatMessage("read a file")], options);
+        Assert.Equal(("read_file", whole.ToolCalls[0].FunctionArguments.ToString()), (name, streamed.ToString()));
+    }
+}
