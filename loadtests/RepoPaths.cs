@@ -28,10 +28,9 @@ internal sealed record RepoPaths(string Root, string GatewayDll, string WorkerDl
     public string? LlamaServer => File.Exists(Path.Combine(Root, ".peer", "bin", "llama-server")) ? Path.Combine(Root, ".peer", "bin", "llama-server") : null;
 
     /// <summary>
-    /// Qwen2.5's chat template from llama.cpp's source (unpacked by scripts/build-peer.sh), or null. Our worker renders
-    /// tools, tool calls and tool results the Qwen2.5/Hermes way for models without their own tool template; the
-    /// generated models' GGUF template is plain ChatML, which llama-server would render without the tools. Given this
-    /// template, llama-server builds the same prompt as ours (within a few percent of the tokens).
+    /// Qwen2.5's chat template from llama.cpp's source (unpacked by scripts/fetch-llama-source.sh), or null. The
+    /// generated benchmark model's GGUF template is plain ChatML, which llama-server renders without the tools;
+    /// comparisons give this template to both servers, so both build the same prompt.
     /// </summary>
     public string? PeerToolTemplate => File.Exists(Path.Combine(Root, ".peer", "llama.cpp", "models", "templates", "Qwen-Qwen2.5-7B-Instruct.jinja"))
         ? Path.Combine(Root, ".peer", "llama.cpp", "models", "templates", "Qwen-Qwen2.5-7B-Instruct.jinja")

@@ -64,8 +64,8 @@ internal static class CompareCommand
             if (!File.Exists(modelPath)) return Commands.Fail($"model file not found: {modelPath}");
 
             var started = Stopwatch.StartNew();
-            // A model of its own (--model) renders with its own template on both servers; the generated ones need
-            // llama-server told to render tools as our worker does (RepoPaths.PeerToolTemplate).
+            // A model of its own (--model) renders with its own template on both servers; the generated ones (plain
+            // ChatML) are given Qwen2.5's tool template on both (RepoPaths.PeerToolTemplate): the same prompt tokens.
             var peerTemplate = p.GetValue(model) is null ? paths.PeerToolTemplate : null;
             var runner = new CompareRunner(paths.GatewayDll, paths.WorkerDll, paths.LlamaServer, modelPath, shape, Console.Error, peerTemplate);
             var points = new List<LoadPoint>();

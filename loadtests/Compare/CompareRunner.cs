@@ -10,7 +10,7 @@ namespace Serving.LoadTests.Compare;
 /// workload against it alone on the machine, samples KV use from /metrics while it runs (ours), and returns one result
 /// per configuration.
 /// </summary>
-/// <param name="peerTemplate">Chat template for llama-server (see <see cref="RepoPaths.PeerToolTemplate"/>), or null for the GGUF's.</param>
+/// <param name="peerTemplate">Chat template for both servers (see <see cref="RepoPaths.PeerToolTemplate"/>), or null for the GGUF's.</param>
 public sealed class CompareRunner(string gatewayDll, string workerDll, string? llamaServer, string model, ServiceShape shape, TextWriter output, string? peerTemplate = null)
 {
     public async Task<List<ReplayResult>> RunAsync(AgentWorkload workload, IReadOnlyList<ServerConfig> configs, TimeSpan limitPerConfig)
@@ -50,7 +50,9 @@ public sealed class CompareRunner(string gatewayDll, string workerDll, string? l
     {
         if (!config.IsPeer)
         {
-            return ServiceProcess.StartAsync(gatewayDll, workerDll, model, config.Scheduler!, config.Pause!, [.. shape.GatewayArgs, .. config.ExtraGatewayArgs], TimeSpan.FromMinutes(3));
+            // The same chat template as the peer's (when one is given), so both servers see the same prompt tokens.
+            string[] template = peerTemplate is null ? [] : ["--chat-template", peerTemplate];
+            return ServiceProcess.StartAsync(gatewayDll, workerDll, model, config.Scheduler!, config.Pause!, [.. shape.GatewayArgs, .. config.ExtraGatewayArgs, .. template], TimeSpan.FromMinutes(3));
         }
 
         return llamaServer is null
