@@ -35,10 +35,6 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
         }
 
         var chat = engine.Chat;
-        var toolCalls = call.Kind != GenerateCall.ChatKind ? null
-            : call.ToolsJson is { } tools ? new ToolCallReader(chat.ToolCalls, OfferedTools.FromJson(tools))
-            : chat.ToolCalls.ReadsEveryAnswer ? new ToolCallReader(chat.ToolCalls, OfferedTools.None)
-            : null;
         var grammarText = call.Grammar;
         if (call.ToolCallFormat is { } format && format != chat.ToolCalls.Name)
         {
@@ -75,6 +71,7 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
             return;
         }
 
+        var toolCalls = Reader(call, chat, prompt);
         var promptTokens = engine.Tokenize(prompt, addBos: true);
         var maxTokens = call.MaxTokens > 0 ? call.MaxTokens : Math.Max(1, engine.Info.ContextPerSlot - promptTokens.Length);
         var request = new GenerationRequest(call.RequestId, call.SessionKey, promptTokens, maxTokens,
@@ -174,6 +171,25 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
 
             hasNext = await events.MoveNextAsync();
         }
+    }
+
+    /// <summary>
+    /// How the answer is read: for tool calls when tools were offered, for reasoning when the model thinks, for both
+    /// when the format wraps every answer (gpt-oss); null when the text is the answer as it is.
+    /// </summary>
+    private static ToolCallReader? Reader(GenerateCall call, ChatFormat chat, string prompt)
+    {
+        if (call.Kind != GenerateCall.ChatKind)
+        {
+            return null;
+        }
+
+        var thinks = chat.Template?.Thinks ?? false;
+        var tools = call.ToolsJson is { } json ? OfferedTools.FromJson(json) : null;
+        return tools is null && !thinks && !chat.ToolCalls.ReadsEveryAnswer
+            ? null
+            : new ToolCallReader(chat.ToolCalls, tools ?? OfferedTools.None, thinks,
+                thinks && prompt.TrimEnd().EndsWith(ThinkingSplit.Open, StringComparison.Ordinal));
     }
 
     private static TurnError FailureOf(CompletedEvent? done) =>

@@ -20,10 +20,15 @@ internal sealed class ResponseBuilder(GenerateCall call, long created, ToolCallR
 
     public object Final(string text, CompletedEvent done)
     {
-        var (content, calls) = Split(text);
+        var (content, calls, reasoning) = Split(text);
         var reason = Reason(done, calls.Count > 0);
+        var answer = calls.Count > 0 && content.Length == 0 ? null : content;
+        var toolCallsJson = calls.Count > 0 ? calls.Select((c, i) => ToolCallJson(c, i)).ToList() : null;
+        object message = reasoning.Length > 0
+            ? new { role = "assistant", content = answer, reasoning_content = reasoning, tool_calls = toolCallsJson }
+            : new { role = "assistant", content = answer, tool_calls = toolCallsJson };
         object choice = _chat
-            ? new { index = 0, message = new { role = "assistant", content = calls.Count > 0 && content.Length == 0 ? null : content, tool_calls = calls.Count > 0 ? calls.Select((c, i) => ToolCallJson(c, i)).ToList() : null }, finish_reason = reason, logprobs = (object?)null }
+            ? new { index = 0, message, finish_reason = reason, logprobs = (object?)null }
             : new { index = 0, text = content, finish_reason = reason, logprobs = (object?)null };
         return new { id = _id, @object = _chat ? "chat.completion" : "text_completion", created, model = call.Model, choices = new[] { choice }, usage = Usage(done) };
     }
@@ -35,6 +40,10 @@ internal sealed class ResponseBuilder(GenerateCall call, long created, ToolCallR
     public object ContentChunk(string text) => _chat
         ? Chunk(new { index = 0, delta = new { content = text }, finish_reason = (string?)null, logprobs = (object?)null })
         : Chunk(new { index = 0, text, finish_reason = (string?)null, logprobs = (object?)null });
+
+    /// <summary>More of the model's reasoning (<c>reasoning_content</c>, as llama-server and vLLM send it).</summary>
+    public object ReasoningChunk(string text) =>
+        Chunk(new { index = 0, delta = new { reasoning_content = text }, finish_reason = (string?)null, logprobs = (object?)null });
 
     /// <summary>A call's first delta: its index, id, type and name, arguments still empty.</summary>
     public object ToolCallStartChunk(int index, string name) =>
@@ -63,15 +72,15 @@ internal sealed class ResponseBuilder(GenerateCall call, long created, ToolCallR
 
     private object Chunk(object choice) => new { id = _id, @object = ChunkObject, created, model = call.Model, choices = new[] { choice } };
 
-    private (string Content, IReadOnlyList<PartialToolCall> Calls) Split(string text)
+    private (string Content, IReadOnlyList<PartialToolCall> Calls, string Reasoning) Split(string text)
     {
         if (toolCalls is null || !_chat)
         {
-            return (text, []);
+            return (text, [], "");
         }
 
         var snapshot = toolCalls.Read(text, final: true);
-        return (snapshot.Content, snapshot.Calls);
+        return (snapshot.Content, snapshot.Calls, snapshot.Reasoning);
     }
 
     private static string Reason(CompletedEvent done, bool calledTools) =>

@@ -83,8 +83,21 @@ public sealed record WorkerStats(
     int FreeSlots,
     string ToolFormat = Protocol.ToolCalls.HermesToolCalls.FormatName);
 
-/// <summary>Reads tool calls out of a turn's text: the model's format and the tools the request offered.</summary>
-public sealed record ToolCallReader(Protocol.ToolCalls.IToolCallParser Parser, Protocol.ToolCalls.OfferedTools Tools)
+/// <summary>
+/// Reads a turn's text: a thinking model's reasoning first (when <see cref="Thinking"/>), then tool calls in the
+/// model's format among the tools the request offered.
+/// </summary>
+/// <param name="Thinking">The model thinks in <c>&lt;think&gt;</c> blocks; <see cref="ThinkingOpen"/>: the prompt opened one.</param>
+public sealed record ToolCallReader(Protocol.ToolCalls.IToolCallParser Parser, Protocol.ToolCalls.OfferedTools Tools, bool Thinking = false, bool ThinkingOpen = false)
 {
-    public Protocol.ToolCalls.ToolCallSnapshot Read(string text, bool final) => Parser.Parse(text, Tools, final);
+    public Protocol.ToolCalls.ToolCallSnapshot Read(string text, bool final)
+    {
+        if (!Thinking)
+        {
+            return Parser.Parse(text, Tools, final);
+        }
+
+        var (reasoning, answer) = Protocol.ToolCalls.ThinkingSplit.Split(text, ThinkingOpen, final);
+        return Parser.Parse(answer, Tools, final) with { Reasoning = reasoning };
+    }
 }

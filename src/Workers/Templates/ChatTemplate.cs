@@ -27,7 +27,11 @@ public sealed class ChatTemplate
         _tokenizerAddsBos = tokenizerAddsBos;
         HandlesTools = source.Contains("tools", StringComparison.Ordinal) || source.Contains("tool_calls", StringComparison.Ordinal);
         ToolCalls = ToolCallParsers.ForTemplate(source);
+        Thinks = source.Contains(ThinkingSplit.Open, StringComparison.Ordinal);
     }
+
+    /// <summary>The model thinks in <c>&lt;think&gt;</c> blocks before answering (Qwen3, QwQ, DeepSeek R1).</summary>
+    public bool Thinks { get; }
 
     public string Source { get; }
 

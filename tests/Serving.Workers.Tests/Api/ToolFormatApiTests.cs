@@ -44,6 +44,29 @@ public sealed class ToolFormatApiTests : IAsyncLifetime
         var function = choice.GetProperty("message").GetProperty("tool_calls")[0].GetProperty("function");
         Assert.Equal(("list_files", "{\"path\": \"src\"}"), (function.GetProperty("name").GetString(), function.GetProperty("arguments").GetString()));
         Assert.Equal(JsonValueKind.Null, choice.GetProperty("message").GetProperty("content").ValueKind);
+        Assert.False(choice.GetProperty("message").TryGetProperty("reasoning_content", out _)); // not a thinking model
+    }
+
+    [Fact]
+    public async Task ThinkingModel_ReasoningApart_FromTheCall_StreamedOrNot()
+    {
+        // A template that opens the thinking block in its generation prompt, as DeepSeek R1's does.
+        var template = ChatTemplate.TryCreate("{% for m in messages %}{{ m.content }}{% endfor %}<think>\n", "", "", false, out _)!;
+        await using var worker = await SimulatedWorker.StartAsync(new SimulatedEngine(slots: 1, contextPerSlot: 4096)
+        {
+            Script = "the user wants files\n</think>\n\n<tool_call>\n{\"name\": \"list_files\", \"arguments\": {}}\n</tool_call>",
+            Chat = new ChatFormat(template, ToolCallParsers.ByName("hermes")!),
+        });
+        using var whole = JsonDocument.Parse(await (await worker.PostAsync(Call(stream: false))).Content.ReadAsStringAsync());
+        var message = whole.RootElement.GetProperty("choices")[0].GetProperty("message");
+        Assert.Equal("the user wants files\n", message.GetProperty("reasoning_content").GetString());
+        Assert.Equal("list_files", message.GetProperty("tool_calls")[0].GetProperty("function").GetProperty("name").GetString());
+
+        var deltas = (await (await worker.PostAsync(Call(stream: true))).Content.ReadAsStringAsync())
+            .Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Select(e => e["data: ".Length..]).Where(e => e != "[DONE]")
+            .Select(e => JsonDocument.Parse(e).RootElement).SelectMany(c => c.GetProperty("choices").EnumerateArray()).Select(c => c.GetProperty("delta")).ToList();
+        Assert.Equal("the user wants files\n", string.Concat(deltas.Select(d => d.TryGetProperty("reasoning_content", out var r) ? r.GetString() : "")));
+        Assert.Equal("", string.Concat(deltas.Select(d => d.TryGetProperty("content", out var c) ? c.GetString() : "")));
     }
 
     [Fact]

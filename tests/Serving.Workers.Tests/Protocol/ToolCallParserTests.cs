@@ -116,6 +116,26 @@ public sealed class ToolCallParserTests
         Assert.Equal("""{"city": "1984", "days": 3}""", call.Arguments);
     }
 
+    [Theory]
+    [InlineData("<think>\nplan: read the file\n</think>\n\nIt says hi.", false, "plan: read the file\n", "It says hi.")]
+    [InlineData("plan: read the file\n</think>\n\nIt says hi.", true, "plan: read the file\n", "It says hi.")]
+    [InlineData("No thinking here.", false, "", "No thinking here.")]
+    [InlineData("<think>\ncut short by max_tokens", false, "cut short by max_tokens", "")]
+    public void Thinking_IsSplitFromTheAnswer_AndOnlyGrowsWhileStreaming(string text, bool startsInside, string reasoning, string answer)
+    {
+        Assert.Equal((reasoning, answer), ThinkingSplit.Split(text, startsInside, final: true));
+        var previous = ("", "");
+        for (var length = 1; length <= text.Length; length++)
+        {
+            var now = ThinkingSplit.Split(text[..length], startsInside, final: false);
+            Assert.StartsWith(previous.Item1, now.Reasoning);
+            Assert.StartsWith(previous.Item2, now.Answer);
+            Assert.StartsWith(now.Reasoning, reasoning);
+            Assert.StartsWith(now.Answer, answer);
+            previous = now;
+        }
+    }
+
     /// <summary>What the model writes for an assistant turn with these calls: the render with it minus the render without it.</summary>
     private static string ModelSideText(string source, (string Name, string Arguments)[] calls, string endOfTurn)
     {

@@ -32,6 +32,9 @@ public interface IToolCallParser
 /// </summary>
 public sealed record ToolCallSnapshot(string Content, IReadOnlyList<PartialToolCall> Calls)
 {
+    /// <summary>The model's thinking (<c>&lt;think&gt;…&lt;/think&gt;</c>), sent as <c>reasoning_content</c>; only grows while streaming.</summary>
+    public string Reasoning { get; init; } = "";
+
     public static ToolCallSnapshot Text(string content) => new(content, []);
 }
 
