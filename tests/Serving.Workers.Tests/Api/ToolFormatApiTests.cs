@@ -62,9 +62,7 @@ public sealed class ToolFormatApiTests : IAsyncLifetime
         Assert.Equal("the user wants files\n", message.GetProperty("reasoning_content").GetString());
         Assert.Equal("list_files", message.GetProperty("tool_calls")[0].GetProperty("function").GetProperty("name").GetString());
 
-        var deltas = (await (await worker.PostAsync(Call(stream: true))).Content.ReadAsStringAsync())
-            .Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Select(e => e["data: ".Length..]).Where(e => e != "[DONE]")
-            .Select(e => JsonDocument.Parse(e).RootElement).SelectMany(c => c.GetProperty("choices").EnumerateArray()).Select(c => c.GetProperty("delta")).ToList();
+        var deltas = (await StreamedChoicesAsync(worker)).Select(c => c.GetProperty("delta")).ToList();
         Assert.Equal("the user wants files\n", string.Concat(deltas.Select(d => d.TryGetProperty("reasoning_content", out var r) ? r.GetString() : "")));
         Assert.Equal("", string.Concat(deltas.Select(d => d.TryGetProperty("content", out var c) ? c.GetString() : "")));
     }
@@ -112,9 +110,7 @@ public sealed class ToolFormatApiTests : IAsyncLifetime
         Assert.Equal("list_files", call.GetProperty("name").GetString());
         Assert.Equal("src", JsonDocument.Parse(call.GetProperty("arguments").GetString()!).RootElement.GetProperty("path").GetString());
 
-        var events = (await (await worker.PostAsync(Call(stream: true))).Content.ReadAsStringAsync())
-            .Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Select(e => e["data: ".Length..]).Where(e => e != "[DONE]")
-            .Select(e => JsonDocument.Parse(e).RootElement).SelectMany(c => c.GetProperty("choices").EnumerateArray()).ToList();
+        var events = await StreamedChoicesAsync(worker);
         var deltas = events.Select(c => c.GetProperty("delta")).ToList();
         var content = string.Concat(deltas.Select(d => d.TryGetProperty("content", out var t) ? t.GetString() : ""));
         var pieces = deltas.Where(d => d.TryGetProperty("tool_calls", out _)).Select(d => d.GetProperty("tool_calls")[0].GetProperty("function")).ToList();
@@ -123,6 +119,12 @@ public sealed class ToolFormatApiTests : IAsyncLifetime
         Assert.Equal(call.GetProperty("arguments").GetString(), string.Concat(pieces.Select(p => p.GetProperty("arguments").GetString())));
         Assert.Equal("tool_calls", events.Last(c => c.GetProperty("finish_reason").ValueKind == JsonValueKind.String).GetProperty("finish_reason").GetString());
     }
+
+    /// <summary>Every choice of every chunk of a streamed call, in order.</summary>
+    private static async Task<List<JsonElement>> StreamedChoicesAsync(SimulatedWorker worker) =>
+        (await (await worker.PostAsync(Call(stream: true))).Content.ReadAsStringAsync())
+            .Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Select(e => e["data: ".Length..]).Where(e => e != "[DONE]")
+            .Select(e => JsonDocument.Parse(e).RootElement).SelectMany(c => c.GetProperty("choices").EnumerateArray()).ToList();
 
     public async Task DisposeAsync() => await _worker.DisposeAsync();
 }
