@@ -91,11 +91,11 @@ public sealed class ToolCallParserTests
         Assert.Equal(content, ToolCallParsers.ByName("hermes")!.Parse(text, Tools, final: false).Content);
 
     [Fact]
-    public void Harmony_FinalChannelIsContent_AnalysisIsNot()
+    public void Harmony_FinalChannelIsContent_AnalysisIsReasoning()
     {
         var text = "<|channel|>analysis<|message|>User greets.<|end|><|start|>assistant<|channel|>final<|message|>Hello!";
         var parsed = ToolCallParsers.ByName("gpt-oss")!.Parse(text, OfferedTools.None, final: true);
-        Assert.Equal("Hello!", parsed.Content);
+        Assert.Equal(("Hello!", "User greets."), (parsed.Content, parsed.Reasoning));
         Assert.Empty(parsed.Calls);
     }
 

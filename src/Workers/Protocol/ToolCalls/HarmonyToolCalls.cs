@@ -6,8 +6,8 @@ namespace Serving.Workers.Protocol.ToolCalls;
 /// gpt-oss (OpenAI's harmony format): the output is a run of messages,
 /// <c>&lt;|channel|&gt;analysis&lt;|message|&gt;...&lt;|end|&gt;&lt;|start|&gt;assistant&lt;|channel|&gt;commentary to=functions.NAME
 /// &lt;|constrain|&gt;json&lt;|message|&gt;{...}&lt;|call|&gt;</c> or <c>&lt;|channel|&gt;final&lt;|message|&gt;answer</c>.
-/// The final channel is the content, a message addressed to <c>functions.NAME</c> is a call, the analysis channel
-/// (reasoning) is not shown. Output without channel markers is content as it is.
+/// The final channel is the content, a message addressed to <c>functions.NAME</c> is a call, the analysis channel is
+/// the reasoning (<c>reasoning_content</c>). Output without channel markers is content as it is.
 /// </summary>
 public sealed class HarmonyToolCalls : IToolCallParser
 {
@@ -35,6 +35,7 @@ public sealed class HarmonyToolCalls : IToolCallParser
         }
 
         var content = new StringBuilder();
+        var reasoning = new StringBuilder();
         var calls = new List<PartialToolCall>();
         var position = 0;
         while (position < text.Length)
@@ -76,6 +77,10 @@ public sealed class HarmonyToolCalls : IToolCallParser
             {
                 content.Append(bodyText);
             }
+            else if (header.Contains(Channel + "analysis", StringComparison.Ordinal))
+            {
+                reasoning.Append(bodyText);
+            }
 
             if (end < 0)
             {
@@ -85,7 +90,7 @@ public sealed class HarmonyToolCalls : IToolCallParser
             position = end + endLength;
         }
 
-        return new ToolCallSnapshot(content.ToString(), calls);
+        return new ToolCallSnapshot(content.ToString(), calls) { Reasoning = reasoning.ToString() };
     }
 
     /// <summary>What ends a message body: an end marker, or the next message's start.</summary>
