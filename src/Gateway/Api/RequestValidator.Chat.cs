@@ -66,7 +66,15 @@ public sealed partial class RequestValidator
             toolCallId = RequiredString(m, "tool_call_id", at);
         }
 
-        return new CallMessage { Role = role, Content = content, ToolCalls = calls, ToolCallId = toolCallId };
+        // A thinking model's reasoning, as our responses carry it: templates that keep it (Qwen3, within an agent's
+        // tool loop) render it back, so the prompt matches what the model wrote.
+        string? reasoning = null;
+        if (role == "assistant" && m.TryGetProperty("reasoning_content", out var r) && r.ValueKind != JsonValueKind.Null)
+        {
+            reasoning = r.ValueKind == JsonValueKind.String ? r.GetString() : throw Fail($"{at}.reasoning_content", $"'{at}.reasoning_content' must be a string.", "invalid_type");
+        }
+
+        return new CallMessage { Role = role, Content = content, ToolCalls = calls, ToolCallId = toolCallId, ReasoningContent = reasoning };
     }
 
     /// <summary>String content, or an array of text parts joined; images and audio are refused (text-only model).</summary>

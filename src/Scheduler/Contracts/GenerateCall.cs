@@ -78,6 +78,9 @@ public sealed record CallMessage
     public string Content { get; init; } = "";
     public IReadOnlyList<CallToolCall>? ToolCalls { get; init; }
     public string? ToolCallId { get; init; }
+
+    /// <summary>An assistant message's reasoning (<c>reasoning_content</c>), for templates that render it back.</summary>
+    public string? ReasoningContent { get; init; }
 }
 
 public sealed record CallToolCall(string Id, string Name, string Arguments);

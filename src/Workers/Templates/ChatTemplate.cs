@@ -87,6 +87,11 @@ public sealed class ChatTemplate
                 })).ToList());
             }
 
+            if (message.ReasoningContent is { } reasoning)
+            {
+                value.Entries["reasoning_content"] = JinjaValue.From(plain(reasoning));
+            }
+
             if (message.ToolCallId is { } id)
             {
                 value.Entries["tool_call_id"] = JinjaValue.From(id);

@@ -71,4 +71,26 @@ public sealed class PromptRendererTests(TinyModelFixture model) : IClassFixture<
         // system (Qwen's default with tools), user, assistant, tool result (a user turn), assistant prompt: none from content
         Assert.Equal(5, engine.Tokenize(prompt, addBos: true).Count(t => t == imStart));
     }
+
+    [Fact]
+    public void ReasoningOfAnEarlierTurn_IsRenderedBack_ByATemplateThatKeepsIt()
+    {
+        var qwen3 = Path.Combine(AppContext.BaseDirectory, "Templates", "llama.cpp", "Qwen-Qwen3-0.6B.jinja");
+        using var engine = LlamaEngine.Load(new LlamaEngineOptions { ModelPath = model.ModelPath, SlotCount = 1, ContextPerSlot = 2048, Threads = 2, ChatTemplateFile = qwen3 });
+        Assert.True(engine.Chat.Template!.Thinks);
+        var call = new GenerateCall
+        {
+            Kind = GenerateCall.ChatKind, RequestId = "r", Model = "tiny", MaxTokens = 1,
+            ToolsJson = """[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]""",
+            Messages =
+            [
+                new CallMessage { Role = "user", Content = "go" },
+                new CallMessage { Role = "assistant", ReasoningContent = "call f first", ToolCalls = [new CallToolCall("c1", "f", "{}")] },
+                new CallMessage { Role = "tool", ToolCallId = "c1", Content = "done" },
+            ],
+        };
+
+        // Within the agent's tool loop (after the last user message) Qwen3 keeps its thinking in the prompt.
+        Assert.Contains("<think>\ncall f first\n</think>", PromptRenderer.Render(engine, call));
+    }
 }
