@@ -39,7 +39,7 @@ public static class OutputConstraint
         if (chat && toolChoice is not (null or "none" or "auto") && tools is { } offered)
         {
             sources.Add(("tool_choice", ToolCall(offered, toolChoice, repeat: false, shape ?? throw new ConstraintException("tool_choice",
-                $"The model writes tool calls in the '{toolFormat}' format, which this server cannot enforce; use tool_choice \"auto\" (formats it enforces: hermes, llama3)."))));
+                $"The model writes tool calls in the '{toolFormat}' format, which this server cannot enforce; use tool_choice \"auto\" (formats it enforces: hermes, llama3, qwen3-coder)."))));
         }
 
         switch (sources.Count)
@@ -97,7 +97,7 @@ public static class OutputConstraint
     /// <summary>One call (or, with <paramref name="repeat"/>, one or more): of the named function, or of any offered one ("required").</summary>
     private static string ToolCall(JsonElement tools, string choice, bool repeat, ToolCallShape shape)
     {
-        var alternatives = new List<(string, JsonElement?, string)>();
+        var alternatives = new List<(string Name, JsonElement Parameters, string Path)>();
         var i = 0;
         foreach (var tool in tools.EnumerateArray())
         {
@@ -110,12 +110,14 @@ public static class OutputConstraint
             }
 
             var parameters = function.TryGetProperty("parameters", out var p) && p.ValueKind == JsonValueKind.Object ? p : AnyObjectSchema;
-            alternatives.Add((shape.Head(name), parameters, path));
+            alternatives.Add((name, parameters, path));
         }
 
         try
         {
-            return JsonSchemaGrammar.Wrap("", alternatives, shape.Closing, repeat ? shape.Separator : null);
+            return shape.Format == ToolCallShape.QwenCoder
+                ? JsonSchemaGrammar.XmlCalls(alternatives, repeat ? shape.Separator : null)
+                : JsonSchemaGrammar.Wrap("", alternatives.Select(a => (shape.Head(a.Name), (JsonElement?)a.Parameters, a.Path)).ToList(), shape.Closing, repeat ? shape.Separator : null);
         }
         catch (UnsupportedSchemaException e)
         {

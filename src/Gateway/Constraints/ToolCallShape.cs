@@ -6,11 +6,12 @@ namespace Serving.Gateway.Constraints;
 /// How the served model writes a tool call, for the grammars that force (<c>tool_choice: "required"</c> or a named
 /// function) or guide (<c>"auto"</c>, lazily) its calls. Workers report their model's format (<c>/stats</c>); the
 /// formats here are those whose calls are plain text a grammar can spell out. Others (Mistral's and DeepSeek's
-/// control-token markers, Qwen3-Coder's raw XML values, gpt-oss channels) get no tool grammar.
+/// control-token markers, gpt-oss channels) get no tool grammar.
 /// </summary>
 public sealed record ToolCallShape(string Format, string ArgumentsKey, string Opening, string Closing, string Separator, string? LazyTrigger)
 {
     public const string Hermes = "hermes";
+    public const string QwenCoder = "qwen3-coder";
 
     /// <summary>The call's text up to its arguments object.</summary>
     public string Head(string name) => $"{Opening}{{\"name\": {JsonSerializer.Serialize(name)}, \"{ArgumentsKey}\": ";
@@ -21,6 +22,8 @@ public sealed record ToolCallShape(string Format, string ArgumentsKey, string Op
         Hermes => new(Hermes, "arguments", "<tool_call>\n", "}\n</tool_call>", "\n", "<tool_call>"),
         // Llama 3 writes the bare object; nothing marks where a call starts, so "auto" cannot wait for one.
         "llama3" => new("llama3", "parameters", "", "}", "; ", null),
+        // Qwen3-Coder writes XML, not a JSON object: see JsonSchemaGrammar.XmlCalls.
+        QwenCoder => new(QwenCoder, "", "<tool_call>\n", "</tool_call>", "\n", "<tool_call>"),
         _ => null,
     };
 }

@@ -43,7 +43,7 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
             {
                 await OpenAiErrors.Result(400, "unsupported_tool_choice",
                     $"This model writes tool calls in the '{chat.ToolCalls.Name}' format, which this server cannot enforce; use tool_choice \"auto\" " +
-                    "(formats it enforces: hermes, llama3).").ExecuteAsync(http);
+                    "(formats it enforces: hermes, llama3, qwen3-coder).").ExecuteAsync(http);
                 return;
             }
 

@@ -10,6 +10,12 @@ public sealed class Llama3ToolFormatFixture : GatewayFixture
     protected override string[] ExtraArgs => ["--tool-parser", "llama3"];
 }
 
+/// <summary>A gateway whose workers serve a model that writes Qwen3-Coder's XML tool calls.</summary>
+public sealed class QwenCoderToolFormatFixture : GatewayFixture
+{
+    protected override string[] ExtraArgs => ["--tool-parser", "qwen3-coder"];
+}
+
 /// <summary>
 /// The workers report their model's tool-call format; the gateway builds tool grammars in it, and the worker reads the
 /// calls back in it: <c>tool_choice: "required"</c> works for a model that is not Hermes-style.
@@ -17,13 +23,16 @@ public sealed class Llama3ToolFormatFixture : GatewayFixture
 [Collection(GatewayCollection.Name)]
 public sealed class ToolFormatTests(Llama3ToolFormatFixture gateway) : IClassFixture<Llama3ToolFormatFixture>
 {
-    private const string ReadFile = """{"type":"object","properties":{"path":{"type":"string","maxLength":12}},"required":["path"],"additionalProperties":false}""";
-
     [Fact]
-    public async Task Llama3Model_RequiredToolChoice_EveryAnswerIsOneValidCall_StreamedOrNot()
+    public Task Llama3Model_RequiredToolChoice_EveryAnswerIsOneValidCall_StreamedOrNot() => RequiredCallsAsync(gateway);
+
+    private const string ReadFile = """{"type":"object","properties":{"path":{"type":"string","maxLength":12},"line":{"type":"integer","minimum":1,"maximum":500},"mode":{"type":"string","enum":["text","hex"]}},"required":["path"],"additionalProperties":false}""";
+
+    /// <summary>Ten forced calls, each valid against the tool's schema; streamed deltas add up to the same call at T=0.</summary>
+    internal static async Task RequiredCallsAsync(GatewayFixture gateway)
     {
         var schema = await JsonSchema.FromJsonAsync(ReadFile);
-        var options = new ChatCompletionOptions { Temperature = 1f, MaxOutputTokenCount = 128, ToolChoice = ChatToolChoice.CreateRequiredChoice() };
+        var options = new ChatCompletionOptions { Temperature = 1f, MaxOutputTokenCount = 256, ToolChoice = ChatToolChoice.CreateRequiredChoice() };
         options.Tools.Add(ChatTool.CreateFunctionTool("read_file", "Read a file", BinaryData.FromString(ReadFile)));
         for (var i = 0; i < 10; i++)
         {
@@ -49,4 +58,11 @@ public sealed class ToolFormatTests(Llama3ToolFormatFixture gateway) : IClassFix
         ChatCompletion whole = await gateway.Chat().CompleteChatAsync([new UserChatMessage("read a file")], options);
         Assert.Equal(("read_file", whole.ToolCalls[0].FunctionArguments.ToString()), (name, streamed.ToString()));
     }
+}
+
+[Collection(GatewayCollection.Name)]
+public sealed class QwenCoderToolFormatTests(QwenCoderToolFormatFixture gateway) : IClassFixture<QwenCoderToolFormatFixture>
+{
+    [Fact]
+    public Task QwenCoderModel_RequiredToolChoice_EveryAnswerIsOneValidCall_StreamedOrNot() => ToolFormatTests.RequiredCallsAsync(gateway);
 }

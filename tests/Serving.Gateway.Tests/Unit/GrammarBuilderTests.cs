@@ -61,6 +61,9 @@ public sealed class GrammarBuilderTests
         // "auto": lazy for Hermes (the grammar waits for <tool_call>); Llama 3 has no marker to wait for, so no grammar.
         Assert.Equal("<tool_call>", OutputConstraint.Build(body.RootElement, chat: true, null, tools, "hermes")!.Value.Trigger);
         Assert.Null(OutputConstraint.Build(body.RootElement, chat: true, null, tools, "llama3"));
+        var coder = OutputConstraint.Build(body.RootElement, chat: true, "required", tools, "qwen3-coder")!.Value;
+        Assert.Contains("<function=ls>", coder.Grammar);
+        Assert.Contains("<parameter=p>", coder.Grammar);
         var refused = Assert.Throws<ConstraintException>(() => OutputConstraint.Build(body.RootElement, chat: true, "required", tools, "mistral"));
         Assert.Equal("tool_choice", refused.Param);
         Assert.Contains("mistral", refused.Message);
