@@ -130,38 +130,7 @@ public abstract class DelimitedToolCallParser : IToolCallParser
             return Block.Incomplete(PartialJsonCall(text[i..], argumentKeys) is { } partial ? [partial] : []);
         }
 
-        return ParseJsonCall(text[i..end], argumentKeys) is { } call ? new Block([call], end, true) : Block.Invalid;
-    }
-
-    /// <summary>A complete call object: a string "name" and an object of arguments (empty when left out).</summary>
-    protected static PartialToolCall? ParseJsonCall(string json, params string[] argumentKeys)
-    {
-        try
-        {
-            using var document = System.Text.Json.JsonDocument.Parse(json);
-            var root = document.RootElement;
-            if (root.ValueKind != System.Text.Json.JsonValueKind.Object
-                || !root.TryGetProperty("name", out var name) || name.ValueKind != System.Text.Json.JsonValueKind.String)
-            {
-                return null;
-            }
-
-            foreach (var key in argumentKeys)
-            {
-                if (root.TryGetProperty(key, out var arguments))
-                {
-                    return arguments.ValueKind == System.Text.Json.JsonValueKind.Object
-                        ? new PartialToolCall(name.GetString()!, arguments.GetRawText(), true)
-                        : null;
-                }
-            }
-
-            return new PartialToolCall(name.GetString()!, "{}", true);
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return null;
-        }
+        return JsonScan.Call(text[i..end], argumentKeys) is { } call ? new Block([call], end, true) : Block.Invalid;
     }
 
     private static readonly System.Text.RegularExpressions.Regex NameFirst =

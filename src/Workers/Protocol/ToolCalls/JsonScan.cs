@@ -1,6 +1,6 @@
 namespace Serving.Workers.Protocol.ToolCalls;
 
-/// <summary>Finds where a JSON value ends in text that may still be growing, without parsing it.</summary>
+/// <summary>JSON in generated text: where a value ends while the text still grows, and call objects once complete.</summary>
 internal static class JsonScan
 {
     /// <summary>
@@ -47,6 +47,37 @@ internal static class JsonScan
         }
 
         return -1;
+    }
+
+    /// <summary>A complete call object: a string "name" and an object of arguments (empty when left out).</summary>
+    public static PartialToolCall? Call(string json, params string[] argumentKeys)
+    {
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(json);
+            var root = document.RootElement;
+            if (root.ValueKind != System.Text.Json.JsonValueKind.Object
+                || !root.TryGetProperty("name", out var name) || name.ValueKind != System.Text.Json.JsonValueKind.String)
+            {
+                return null;
+            }
+
+            foreach (var key in argumentKeys)
+            {
+                if (root.TryGetProperty(key, out var arguments))
+                {
+                    return arguments.ValueKind == System.Text.Json.JsonValueKind.Object
+                        ? new PartialToolCall(name.GetString()!, arguments.GetRawText(), true)
+                        : null;
+                }
+            }
+
+            return new PartialToolCall(name.GetString()!, "{}", true);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Whether <paramref name="json"/> is one valid JSON value.</summary>

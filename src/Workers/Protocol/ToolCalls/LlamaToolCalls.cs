@@ -48,7 +48,7 @@ public sealed class LlamaToolCalls : IToolCallParser
                 return new ToolCallSnapshot("", calls);
             }
 
-            var call = ParseCall(text[i..end]);
+            var call = JsonScan.Call(text[i..end], "parameters", "arguments");
             if (call is null || !tools.Contains(call.Name))
             {
                 return calls.Count == 0 ? ToolCallSnapshot.Text(text) : new ToolCallSnapshot(text[i..], calls);
@@ -66,31 +66,6 @@ public sealed class LlamaToolCalls : IToolCallParser
                 // Text after the calls is content.
                 return new ToolCallSnapshot(text[i..], calls);
             }
-        }
-    }
-
-    private static PartialToolCall? ParseCall(string json)
-    {
-        try
-        {
-            using var document = System.Text.Json.JsonDocument.Parse(json);
-            var root = document.RootElement;
-            if (!root.TryGetProperty("name", out var name) || name.ValueKind != System.Text.Json.JsonValueKind.String)
-            {
-                return null;
-            }
-
-            var arguments = root.TryGetProperty("parameters", out var p) ? p : root.TryGetProperty("arguments", out var a) ? a : default;
-            return arguments.ValueKind switch
-            {
-                System.Text.Json.JsonValueKind.Object => new PartialToolCall(name.GetString()!, arguments.GetRawText(), true),
-                System.Text.Json.JsonValueKind.Undefined => new PartialToolCall(name.GetString()!, "{}", true),
-                _ => null,
-            };
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return null;
         }
     }
 }
