@@ -12,7 +12,7 @@ namespace Serving.Gateway.Api;
 public sealed partial class RequestValidator(GatewayOptions options)
 {
     /// <param name="toolFormat">How the served model writes tool calls (its workers report it), for tool grammars.</param>
-    public (GenerateCall? Call, ApiError? Error) Validate(JsonElement body, string kind, string requestId, SessionInfo session, string toolFormat = Constraints.ToolCallShape.Hermes)
+    public (GenerateCall? Call, ApiError? Error) Validate(JsonElement body, string kind, string requestId, SessionInfo session, string toolFormat = ToolCallFormats.Hermes)
     {
         try
         {
@@ -45,7 +45,7 @@ public sealed partial class RequestValidator(GatewayOptions options)
         Unsupported(body, chat);
         var toolChoice = chat ? ToolChoice(body) : null;
         var tools = chat ? Tools(body, toolChoice) : null;
-        (string Grammar, string? Trigger)? grammar;
+        (string Grammar, string? Trigger, bool WritesToolCalls)? grammar;
         try
         {
             grammar = Constraints.OutputConstraint.Build(body, chat, toolChoice, tools is null ? null : body.GetProperty("tools"), toolFormat);
@@ -59,7 +59,7 @@ public sealed partial class RequestValidator(GatewayOptions options)
         {
             Grammar = grammar?.Grammar,
             GrammarTrigger = grammar?.Trigger,
-            ToolCallFormat = grammar is { } g && (g.Trigger is not null || (tools is not null && toolChoice is not (null or "none" or "auto"))) ? toolFormat : null,
+            ToolCallFormat = grammar is { WritesToolCalls: true } ? toolFormat : null,
             Kind = kind,
             RequestId = requestId,
             Model = model,

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Serving.Scheduler.Contracts;
 
 namespace Serving.Gateway.Constraints;
 
@@ -16,8 +17,12 @@ public static class OutputConstraint
 {
     public const int MaxGrammarChars = 64 * 1024;
 
+    /// <summary>
+    /// The request's output grammar, if any: its text, the trigger word when it is lazy, and whether it writes tool
+    /// calls (in <paramref name="toolFormat"/>, which the worker must then share).
+    /// </summary>
     /// <exception cref="ConstraintException">A malformed or unsupported format, schema or combination (400).</exception>
-    public static (string Grammar, string? Trigger)? Build(JsonElement body, bool chat, string? toolChoice, JsonElement? tools, string toolFormat = ToolCallShape.Hermes)
+    public static (string Grammar, string? Trigger, bool WritesToolCalls)? Build(JsonElement body, bool chat, string? toolChoice, JsonElement? tools, string toolFormat = ToolCallFormats.Hermes)
     {
         var shape = ToolCallShape.For(toolFormat);
         var sources = new List<(string Param, string Grammar)>();
@@ -38,14 +43,13 @@ public static class OutputConstraint
 
         if (chat && toolChoice is not (null or "none" or "auto") && tools is { } offered)
         {
-            sources.Add(("tool_choice", ToolCall(offered, toolChoice, repeat: false, shape ?? throw new ConstraintException("tool_choice",
-                $"The model writes tool calls in the '{toolFormat}' format, which this server cannot enforce; use tool_choice \"auto\" (formats it enforces: hermes, llama3, qwen3-coder)."))));
+            sources.Add(("tool_choice", ToolCall(offered, toolChoice, repeat: false, shape ?? throw new ConstraintException("tool_choice", ToolCallFormats.NotEnforced(toolFormat)))));
         }
 
         switch (sources.Count)
         {
             case 1:
-                return (sources[0].Grammar, null);
+                return (sources[0].Grammar, null, sources[0].Param == "tool_choice");
             case > 1:
                 throw new ConstraintException(sources[1].Param, $"Only one of {string.Join(", ", sources.Select(s => s.Param))} can constrain the output of one request.");
         }
@@ -58,7 +62,7 @@ public static class OutputConstraint
         try
         {
             var parallel = !(body.TryGetProperty("parallel_tool_calls", out var p) && p.ValueKind == JsonValueKind.False);
-            return (ToolCall(auto, "required", repeat: parallel, shape), trigger);
+            return (ToolCall(auto, "required", repeat: parallel, shape), trigger, true);
         }
         catch (ConstraintException)
         {
@@ -115,7 +119,7 @@ public static class OutputConstraint
 
         try
         {
-            return shape.Format == ToolCallShape.QwenCoder
+            return shape.Format == ToolCallFormats.QwenCoder
                 ? JsonSchemaGrammar.XmlCalls(alternatives, repeat ? shape.Separator : null)
                 : JsonSchemaGrammar.Wrap("", alternatives.Select(a => (shape.Head(a.Name), (JsonElement?)a.Parameters, a.Path)).ToList(), shape.Closing, repeat ? shape.Separator : null);
         }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Serving.Scheduler.Contracts;
 
 namespace Serving.Gateway.Constraints;
 
@@ -10,20 +11,17 @@ namespace Serving.Gateway.Constraints;
 /// </summary>
 public sealed record ToolCallShape(string Format, string ArgumentsKey, string Opening, string Closing, string Separator, string? LazyTrigger)
 {
-    public const string Hermes = "hermes";
-    public const string QwenCoder = "qwen3-coder";
-
     /// <summary>The call's text up to its arguments object.</summary>
     public string Head(string name) => $"{Opening}{{\"name\": {JsonSerializer.Serialize(name)}, \"{ArgumentsKey}\": ";
 
     /// <summary>The shape of <paramref name="format"/>, or null when calls in that format cannot be constrained.</summary>
     public static ToolCallShape? For(string format) => format switch
     {
-        Hermes => new(Hermes, "arguments", "<tool_call>\n", "}\n</tool_call>", "\n", "<tool_call>"),
+        ToolCallFormats.Hermes => new(ToolCallFormats.Hermes, "arguments", "<tool_call>\n", "}\n</tool_call>", "\n", "<tool_call>"),
         // Llama 3 writes the bare object; nothing marks where a call starts, so "auto" cannot wait for one.
-        "llama3" => new("llama3", "parameters", "", "}", "; ", null),
+        ToolCallFormats.Llama3 => new(ToolCallFormats.Llama3, "parameters", "", "}", "; ", null),
         // Qwen3-Coder writes XML, not a JSON object: see JsonSchemaGrammar.XmlCalls.
-        QwenCoder => new(QwenCoder, "", "<tool_call>\n", "</tool_call>", "\n", "<tool_call>"),
+        ToolCallFormats.QwenCoder => new(ToolCallFormats.QwenCoder, "", "<tool_call>\n", "</tool_call>", "\n", "<tool_call>"),
         _ => null,
     };
 }

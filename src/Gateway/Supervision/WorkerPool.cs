@@ -76,7 +76,7 @@ public sealed class WorkerPool
     /// How the served model writes tool calls, as its workers report it (all workers serve one model); Hermes until a
     /// worker has answered its first poll.
     /// </summary>
-    public string ToolFormat => All.Select(w => w.ToolFormat ?? w.Load?.ToolFormat).FirstOrDefault(f => f is not null) ?? Constraints.ToolCallShape.Hermes;
+    public string ToolFormat => All.Select(w => w.ToolFormat ?? w.Load?.ToolFormat).FirstOrDefault(f => f is not null) ?? Scheduler.Contracts.ToolCallFormats.Hermes;
 
     public WorkerEntry Add(string id) => _workers.GetOrAdd(id, i => new WorkerEntry(i));
 

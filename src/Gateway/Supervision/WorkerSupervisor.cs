@@ -133,13 +133,16 @@ public sealed partial class WorkerSupervisor(IOptions<GatewayOptions> options, W
             psi.ArgumentList.Add($"{_options.DiskSpillMb}");
         }
 
-        foreach (var (option, value) in new[] { ("--chat-template", _options.ChatTemplate), ("--tool-parser", _options.ToolParser) })
+        if (_options.ChatTemplate is { } template)
         {
-            if (value is not null)
-            {
-                psi.ArgumentList.Add(option);
-                psi.ArgumentList.Add(option == "--chat-template" ? Path.GetFullPath(value) : value);
-            }
+            psi.ArgumentList.Add("--chat-template");
+            psi.ArgumentList.Add(Path.GetFullPath(template)); // the worker may run from another folder
+        }
+
+        if (_options.ToolParser is { } parser)
+        {
+            psi.ArgumentList.Add("--tool-parser");
+            psi.ArgumentList.Add(parser);
         }
 
         foreach (var extra in _options.ExtraArgs.Split(' ', StringSplitOptions.RemoveEmptyEntries))

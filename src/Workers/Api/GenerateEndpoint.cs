@@ -41,9 +41,7 @@ internal sealed class GenerateEndpoint(IInferenceEngine engine, IGenerationServi
             // The gateway's tool grammar writes calls in another format than this model's (it had not yet learnt ours).
             if (call.GrammarTrigger is null)
             {
-                await OpenAiErrors.Result(400, "unsupported_tool_choice",
-                    $"This model writes tool calls in the '{chat.ToolCalls.Name}' format, which this server cannot enforce; use tool_choice \"auto\" " +
-                    "(formats it enforces: hermes, llama3, qwen3-coder).").ExecuteAsync(http);
+                await OpenAiErrors.Result(400, "unsupported_tool_choice", ToolCallFormats.NotEnforced(chat.ToolCalls.Name)).ExecuteAsync(http);
                 return;
             }
 

@@ -81,7 +81,7 @@ public sealed record WorkerStats(
     double KvCacheUsage,
     int SlotCount,
     int FreeSlots,
-    string ToolFormat = Protocol.ToolCalls.HermesToolCalls.FormatName);
+    string ToolFormat = Scheduler.Contracts.ToolCallFormats.Hermes);
 
 /// <summary>
 /// Reads a turn's text: a thinking model's reasoning first (when <see cref="Thinking"/>), then tool calls in the

@@ -6,9 +6,7 @@ namespace Serving.Workers.Protocol.ToolCalls;
 /// </summary>
 public sealed class HermesToolCalls : DelimitedToolCallParser
 {
-    public const string FormatName = "hermes";
-
-    public override string Name => FormatName;
+    public override string Name => Scheduler.Contracts.ToolCallFormats.Hermes;
 
     protected override string Open => ToolCallFormat.Open;
 

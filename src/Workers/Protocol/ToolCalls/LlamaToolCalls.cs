@@ -9,7 +9,7 @@ public sealed class LlamaToolCalls : IToolCallParser
 {
     private const string PythonTag = "<|python_tag|>";
 
-    public string Name => "llama3";
+    public string Name => Scheduler.Contracts.ToolCallFormats.Llama3;
 
     public IReadOnlyList<string> Markers => [PythonTag];
 

@@ -15,7 +15,7 @@ public sealed class QwenCoderToolCalls : DelimitedToolCallParser
     private const string Parameter = "<parameter=";
     private const string EndParameter = "</parameter>";
 
-    public override string Name => "qwen3-coder";
+    public override string Name => Scheduler.Contracts.ToolCallFormats.QwenCoder;
 
     protected override string Open => ToolCallFormat.Open;
 

@@ -1,0 +1,20 @@
+namespace Serving.Scheduler.Contracts;
+
+/// <summary>
+/// The tool-call formats gateway and workers name to each other (a worker's ready line and <c>/stats</c>,
+/// <see cref="GenerateCall.ToolCallFormat"/>): the ones the gateway can write tool grammars in.
+/// </summary>
+public static class ToolCallFormats
+{
+    public const string Hermes = "hermes";
+    public const string Llama3 = "llama3";
+    public const string QwenCoder = "qwen3-coder";
+
+    /// <summary>Formats whose calls a grammar can force (<c>tool_choice: "required"</c> or a named function).</summary>
+    public static IReadOnlyList<string> Enforced { get; } = [Hermes, Llama3, QwenCoder];
+
+    /// <summary>The 400 message for a forced tool choice on a model whose format is not one of <see cref="Enforced"/>.</summary>
+    public static string NotEnforced(string format) =>
+        $"The model writes tool calls in the '{format}' format, which this server cannot enforce; use tool_choice \"auto\" " +
+        $"(formats it enforces: {string.Join(", ", Enforced)}).";
+}
