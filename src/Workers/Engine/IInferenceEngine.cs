@@ -26,8 +26,8 @@ public interface IInferenceEngine : IDisposable
     Templates.ChatFormat Chat => Templates.ChatFormat.Builtin;
     /// <summary>
     /// A GBNF grammar over this vocabulary (rule <c>root</c>), or null and the parser's message when the text does not
-    /// parse. With a trigger
-    /// word it waits: output is free until the word appears, constrained from there (the root starts with the word).
+    /// parse. With a trigger word it waits: output is free until the word appears, constrained from there (the root
+    /// starts with the word).
     /// </summary>
     ITokenConstraint? CreateGrammar(string gbnf, string? triggerWord, out string? error);
 

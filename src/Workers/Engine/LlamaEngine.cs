@@ -49,8 +49,9 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
         _batch = LlamaApi.llama_batch_init(batchTokens, 0, 1);
         _outputIndexOfChunk = new int[batchTokens];
         _lengths = new int[slots];
-        _template = ReadTemplate(model);
-        Chat = LoadChatFormat(options);
+        var ggufTemplate = ReadTemplate(model);
+        _template = ggufTemplate ?? "chatml";
+        Chat = LoadChatFormat(options, ggufTemplate);
         _visibleMarkers = MarkerTokens(Chat.ToolCalls.Markers);
         var nLayer = LlamaApi.llama_model_n_layer(model);
         var nEmbd = LlamaApi.llama_model_n_embd(model);
@@ -184,8 +185,6 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
 
     public ITokenConstraint? CreateGrammar(string gbnf, string? triggerWord, out string? error) =>
         LlamaGrammar.TryCreate(_vocab, _utf8Tokens.Value, gbnf, triggerWord, out error) is { } grammar ? new Utf8Guard(grammar, _utf8Tokens.Value, IsEndOfGeneration, triggerWord) : null;
-
-
 
     /// <summary>
     /// Breaks every control token's text in <paramref name="content"/> with a zero-width space after its first
@@ -376,10 +375,9 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
     /// The GGUF's Jinja template (or <c>--chat-template FILE</c>) rendered by our renderer. A template it cannot read
     /// is reported and left to llama.cpp's built-in heuristics, as before.
     /// </summary>
-    private ChatFormat LoadChatFormat(LlamaEngineOptions options)
+    private ChatFormat LoadChatFormat(LlamaEngineOptions options, string? ggufTemplate)
     {
-        var source = options.ChatTemplateFile is { } file ? File.ReadAllText(file)
-            : LlamaApi.llama_model_chat_template(_model, null) is var p and not 0 ? Marshal.PtrToStringUTF8(p) : null;
+        var source = options.ChatTemplateFile is { } file ? File.ReadAllText(file) : ggufTemplate;
         ChatTemplate? template = null;
         if (source is not null)
         {
@@ -411,11 +409,9 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
         return tokens;
     }
 
-    private static string ReadTemplate(nint model)
-    {
-        var template = LlamaApi.llama_model_chat_template(model, null);
-        return template == 0 ? "chatml" : Marshal.PtrToStringUTF8(template) ?? "chatml";
-    }
+    /// <summary>The GGUF's <c>tokenizer.chat_template</c>, null when it has none.</summary>
+    private static string? ReadTemplate(nint model) =>
+        LlamaApi.llama_model_chat_template(model, null) is var template and not 0 ? Marshal.PtrToStringUTF8(template) : null;
 
     /// <summary>llama_chat_apply_template; null when the template is not one llama.cpp knows.</summary>
     private static string? Apply(string template, IReadOnlyList<ChatTurn> messages, bool addAssistant)

@@ -36,10 +36,10 @@ public sealed class WorkerApp : IAsyncDisposable
     public string Url => _app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
         .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
 
-    /// <exception cref="EngineLoadException">The model or the native libraries could not be loaded.</exception>
     /// <summary>How the served model writes tool calls (the gateway builds tool grammars in it).</summary>
     public string ToolFormat => _engine.Chat.ToolCalls.Name;
 
+    /// <exception cref="EngineLoadException">The model or the native libraries could not be loaded.</exception>
     public static async Task<WorkerApp> StartAsync(WorkerSettings settings, IInferenceEngine? engine = null)
     {
         engine ??= LlamaEngine.Load(new LlamaEngineOptions

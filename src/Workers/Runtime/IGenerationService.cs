@@ -25,8 +25,8 @@ public interface IGenerationService
 
 /// <summary>One turn of a session, already tokenized with the chat template.</summary>
 /// <param name="SessionKey">Tenant-scoped session key from the gateway; null for a one-shot request.</param>
-/// <param name="ToolCalls">Set when the request offered tools: the output is read for tool calls in the model's
-/// format, and a tool pause starts when it has one.</param>
+/// <param name="ToolCalls">How the output is read when it is not plain text (tools offered, a thinking model, a format
+/// that wraps every answer): a tool pause starts when the turn ends in a call.</param>
 /// <param name="ExpectedToolMs">The client's guess of the coming tool pause (X-Tool-Expected-Ms), if any.</param>
 public sealed record GenerationRequest(
     string RequestId,
