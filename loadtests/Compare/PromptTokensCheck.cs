@@ -24,6 +24,9 @@ internal static class PromptTokensCheck
     /// </summary>
     private static readonly string[] WithoutToolTemplates = ["phi-3", "gpt-2", "llama-spm"];
 
+    /// <summary>Both servers: one slot of 4,096 tokens, two threads (only the prompt is measured).</summary>
+    private static readonly ServiceShape Shape = new(Slots: 1, ContextPerSlot: 4096, Threads: 2);
+
     public static async Task<int> RunAsync(RepoPaths paths, IReadOnlyList<string> vocabularies, string outputDir, CancellationToken ct)
     {
         Directory.CreateDirectory(outputDir);
@@ -40,19 +43,17 @@ internal static class PromptTokensCheck
                 continue;
             }
 
-            var shape = new ServiceShape(Slots: 1, ContextPerSlot: 4096, Threads: 2);
-            var counts = new Dictionary<string, int?[]>();
-            await using (var ours = await ServiceProcess.StartAsync(paths.GatewayDll, paths.WorkerDll, model, "mlfq", "adaptive",
-                             ["--slots", "1", "--ctx-per-slot", "4096"], TimeSpan.FromMinutes(2)))
+            int?[] ours, theirs;
+            await using (var service = await ServiceProcess.StartAsync(paths.GatewayDll, paths.WorkerDll, model, "mlfq", "adaptive", Shape.GatewayArgs, TimeSpan.FromMinutes(2)))
             {
-                using var http = ReplayHarness.CreateClient(ours.Url, TimeSpan.FromMinutes(2));
-                counts["ours"] = await CountAllAsync(http, ct);
+                using var http = ReplayHarness.CreateClient(service.Url, TimeSpan.FromMinutes(2));
+                ours = await CountAllAsync(http, ct);
             }
 
-            await using (var peer = await ServiceProcess.StartPeerAsync(paths.LlamaServer!, model, shape.Slots, shape.ContextPerSlot, shape.Threads, TimeSpan.FromMinutes(2), jinja: true))
+            await using (var peer = await ServiceProcess.StartPeerAsync(paths.LlamaServer!, model, Shape.Slots, Shape.ContextPerSlot, Shape.Threads, TimeSpan.FromMinutes(2), jinja: true))
             {
                 using var http = ReplayHarness.CreateClient(peer.Url, TimeSpan.FromMinutes(2));
-                counts["peer"] = await CountAllAsync(http, ct);
+                theirs = await CountAllAsync(http, ct);
                 for (var i = 0; i < Conversations.Length; i++)
                 {
                     using var response = await http.PostAsJsonAsync("/apply-template", Conversations[i].Body, ct);
@@ -64,7 +65,7 @@ internal static class PromptTokensCheck
             var template = TemplateName(model);
             for (var i = 0; i < Conversations.Length; i++)
             {
-                var (a, b) = (counts["ours"][i], counts["peer"][i]);
+                var (a, b) = (ours[i], theirs[i]);
                 var equal = a is not null && a == b;
                 var byDesign = !equal && a > b && Conversations[i].Name == "tools" && WithoutToolTemplates.Contains(vocab);
                 mismatches += equal || byDesign ? 0 : 1;
