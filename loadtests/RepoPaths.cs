@@ -36,13 +36,18 @@ internal sealed record RepoPaths(string Root, string GatewayDll, string WorkerDl
         ? Path.Combine(Root, ".peer", "llama.cpp", "models", "templates", "Qwen-Qwen2.5-7B-Instruct.jinja")
         : null;
 
-    /// <summary>The generated model of that kind under .models/, made by the worker's model command when missing.</summary>
+    /// <summary>
+    /// The generated model of that kind under .models/, made by the worker's model command when missing. A kind
+    /// <c>SIZE-VOCAB</c> (<c>base125m-qwen2</c>) carries a real tokenizer from llama.cpp's source (as ./run.sh's model).
+    /// </summary>
     public string EnsureModel(string kind)
     {
         var path = Path.Combine(Root, ".models", kind + ".gguf");
         if (!File.Exists(path))
         {
-            Process.Start("dotnet", [WorkerDll, "model", "--kind", kind, "--out", path])!.WaitForExit();
+            var (size, vocab) = kind.Split('-', 2) is [var s, var v] ? (s, v) : (kind, null);
+            string[] vocabArgs = vocab is null ? [] : ["--vocab", vocab];
+            Process.Start("dotnet", [WorkerDll, "model", "--kind", size, .. vocabArgs, "--out", path])!.WaitForExit();
         }
 
         return path;

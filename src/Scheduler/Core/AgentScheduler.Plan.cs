@@ -127,13 +127,13 @@ internal sealed partial class AgentScheduler
 
     /// <summary>
     /// All running decodes (one token each), then prefill chunks by level within the step's token budget — unless the
-    /// decoding turns finish sooner without them (<see cref="DecodeFirst"/>).
+    /// decoding turns that rank above the head prefill finish sooner without them (<see cref="DecodeFirst"/>).
     /// </summary>
     private List<PlannedChunk> ComposeBatch(DateTimeOffset now)
     {
         var chunks = new List<PlannedChunk>();
         var budget = Math.Min(_options.MaxBatchTokens, _engine.MaxBatchTokens);
-        var longestRemaining = 0;
+        var decoding = new List<TurnInFlight>();
         long context = 0;
         foreach (var turn in _running)
         {
@@ -142,14 +142,13 @@ internal sealed partial class AgentScheduler
                 chunks.Add(new PlannedChunk(turn.Request.RequestId, turn.Slot, turn.Session.KvTokens.Count, [token], true, true));
                 turn.LastScheduled = now;
                 budget--;
-                longestRemaining = Math.Max(longestRemaining, _outputs.Remaining(turn.Generated, turn.Request.MaxNewTokens));
+                decoding.Add(turn);
                 context += turn.Session.KvTokens.Count;
             }
         }
 
         var prefills = OrderPrefills(now).ToList();
-        if (_options.DecodeFirst && prefills.Count > 0 && DecodeFirst.DeferPrefill(chunks.Count,
-                _costs.DecodeStep(chunks.Count, context) * longestRemaining, prefills.Count + _waiting.Count, _costs.Prefill(prefills[0].PromptLength - prefills[0].PrefillPosition)))
+        if (_options.DecodeFirst && prefills.Count > 0 && DeferPrefill(decoding, context, prefills[0], prefills.Count + _waiting.Count, now))
         {
             return chunks;
         }
@@ -178,6 +177,32 @@ internal sealed partial class AgentScheduler
         }
 
         return chunks;
+    }
+
+    /// <summary>
+    /// Whether this step runs only decodes: <see cref="DecodeFirst"/> over the decoding turns that rank above the head
+    /// prefill. A lower-ranked turn's decode never holds back a higher-ranked session's prefill: under load the
+    /// lower-ranked sessions finish after all the work ranked above them whatever its order, while the higher-ranked
+    /// session's delay adds straight to its completion. (On the agent comparison at 0.9 sessions/s, two runs each:
+    /// mean completion 49.9 and 53.0 s against 51.0 and 54.9 s before, within this machine's noise.)
+    /// </summary>
+    private bool DeferPrefill(List<TurnInFlight> decoding, long context, TurnInFlight head, int waitingTurns, DateTimeOffset now)
+    {
+        var headRank = _mlfq ? new TurnPriority(CurrentLevel(head, now), 0, head.Session.Sequence) : new TurnPriority(0, 0, head.Sequence);
+        var ahead = 0;
+        var longestRemaining = 0;
+        foreach (var turn in decoding)
+        {
+            var rank = _mlfq ? new TurnPriority(0, 0, turn.Session.Sequence) : new TurnPriority(0, 0, turn.Sequence);
+            if (rank.CompareTo(headRank) < 0)
+            {
+                ahead++;
+                longestRemaining = Math.Max(longestRemaining, _outputs.Remaining(turn.Generated, turn.Request.MaxNewTokens));
+            }
+        }
+
+        return DecodeFirst.DeferPrefill(ahead, _costs.DecodeStep(decoding.Count, context) * longestRemaining, waitingTurns,
+            _costs.Prefill(head.PromptLength - head.PrefillPosition));
     }
 
     /// <summary>

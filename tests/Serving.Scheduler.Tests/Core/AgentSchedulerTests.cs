@@ -57,6 +57,20 @@ public sealed class AgentSchedulerTests
     }
 
     [Fact]
+    public void PlanStep_DecodeFirst_AYoungerSessionsDecodeDoesNotHoldBackAnOlderSessionsPrefill()
+    {
+        var h = new SchedulerHarness(options: new SchedulerOptions { MaxBatchTokens = 64 }, batch: 64);
+        h.Submit("old-1", "old", SchedulerHarness.Tokens(10), maxNew: 1);
+        h.RunUntilDone("old-1");
+        h.Submit("young", "young", SchedulerHarness.Tokens(10, 5000), maxNew: 5);
+        h.Step();
+        // The older session returns with a long prompt while the younger one has 4 tokens to go. Between two sessions
+        // of one rank the short answer would go alone first (see above); here the older session ranks first.
+        h.Submit("old-2", "old", SchedulerHarness.Tokens(200));
+        Assert.Equal(["young", "old-2"], h.Step().Chunks.Select(c => c.RequestId));
+    }
+
+    [Fact]
     public void PlanStep_DecodeFirst_LongAnswerLetsAShortPrefillRideAlong()
     {
         var h = new SchedulerHarness(options: new SchedulerOptions { MaxBatchTokens = 64 }, batch: 64);
