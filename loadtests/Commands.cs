@@ -198,8 +198,13 @@ internal static class Commands
         var configs = new Option<string>("--configs") { Description = "policy combinations; the first is the reference for ratios", DefaultValueFactory = _ => "mlfq+adaptive,fcfs+drop,mlfq+drop,mlfq+keep,mlfq+ttl" };
         var rate = new Option<double>("--rate-per-worker") { Description = "session arrivals per second per worker", DefaultValueFactory = _ => new SimulationOptions().ArrivalRatePerWorker };
         var service = new Option<string?>("--service-thresholds") { Description = "attained-service level thresholds in tokens, e.g. 1024,2048,4096; 'off' for none; default: the scheduler's" };
+        var profile = new Option<string?>("--profile")
+        {
+            Description = "agent: compare's agent profile (one worker, 24 sessions; --sessions, --workers and --rate-per-worker still apply when given)",
+        };
+        var seeds = new Option<int>("--seeds") { Description = "workloads to pool (seeds --seed, --seed + 1, …)", DefaultValueFactory = _ => 1 };
         var command = new Command("simulate", "Simulate many workers on the scheduler and the engine cost model (virtual time); exits 1 if any session did not finish")
-            { sessions, workers, configs, Seed, rate, service };
+            { sessions, workers, configs, Seed, rate, service, profile, seeds };
         command.SetAction(p =>
         {
             if (p.GetValue(sessions) < 1 || p.GetValue(workers) < 1) return Fail("--sessions and --workers must be positive");
@@ -222,19 +227,26 @@ internal static class Commands
                 if (parsed.Any(v => v < 0) || scheduler.Validate() is { Count: > 0 }) return Fail($"bad --service-thresholds '{text}': increasing token counts, e.g. 1024,2048,4096, or off");
             }
 
-            var simulator = new Simulator(new SimulationOptions
+            if (p.GetValue(profile) is { } name && name != "agent") return Fail($"unknown --profile '{name}' (expected agent)");
+            if (p.GetValue(seeds) < 1) return Fail("--seeds must be positive");
+            var baseline = p.GetValue(profile) is null ? new SimulationOptions() : SimulationOptions.AgentProfile;
+            // The profile's own sizes, unless the option was given on the command line.
+            T Pick<T>(Option<T> option, T profileValue) => p.GetValue(profile) is not null && p.GetResult(option) is null or { Implicit: true } ? profileValue : p.GetValue(option)!;
+            var options = baseline with
             {
-                Sessions = p.GetValue(sessions), Workers = p.GetValue(workers), Seed = p.GetValue(Seed), ArrivalRatePerWorker = p.GetValue(rate), Scheduler = scheduler,
-            });
+                Sessions = Pick(sessions, baseline.Sessions), Workers = Pick(workers, baseline.Workers),
+                ArrivalRatePerWorker = Pick(rate, baseline.ArrivalRatePerWorker), Seed = p.GetValue(Seed), Scheduler = scheduler,
+            };
+            var simulator = new Simulator(options);
             var started = Stopwatch.StartNew();
             // Configurations are independent single-threaded simulations: run them side by side on all cores.
             var results = list.AsParallel().AsOrdered().WithDegreeOfParallelism(Environment.ProcessorCount).Select(c =>
             {
-                var r = simulator.Run(c);
+                var r = simulator.Run(c, p.GetValue(seeds));
                 Console.Error.WriteLine($"{r.Name}: {r.Steps:N0} engine steps, {r.VirtualSeconds:F0} virtual s, {r.Wall.TotalSeconds:F1} s wall");
                 return r;
             }).ToList();
-            Console.WriteLine(SimulationTable.Format(results, p.GetValue(sessions), p.GetValue(workers), started.Elapsed));
+            Console.WriteLine(SimulationTable.Format(results, options.Sessions * p.GetValue(seeds), options.Workers, started.Elapsed));
             return results.Any(r => r.Unfinished > 0) ? 1 : 0;
         });
         return command;

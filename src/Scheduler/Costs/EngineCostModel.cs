@@ -8,8 +8,18 @@ namespace Serving.Scheduler.Costs;
 /// </summary>
 public sealed record EngineCostModel
 {
-    /// <summary>Prefill throughput of one sequence (tokens/s). Measured 714–814 for 512-token prompts.</summary>
-    public double PrefillTokensPerSecond { get; init; } = 750;
+    /// <summary>
+    /// Prefill throughput of one sequence with no context before it, attention aside (tokens/s). With
+    /// <see cref="PrefillPerContextTokenMs"/> this reproduces llama-bench's pp512 at depth 0, 1500 and 3000 on this
+    /// machine: 1389, 733 and 503 tok/s.
+    /// </summary>
+    public double PrefillTokensPerSecond { get; init; } = 1600;
+
+    /// <summary>
+    /// Extra prefill cost of each prompt token per token before it in the sequence (ms): attention, which on CPU
+    /// dominates past a thousand or so tokens of context for a small model (≈ 0.42 µs measured).
+    /// </summary>
+    public double PrefillPerContextTokenMs { get; init; } = 0.00042;
 
     /// <summary>Fixed part of one decode step (ms): step(B) ≈ fixed + perSequence·B for B ≥ 4.</summary>
     public double DecodeStepFixedMs { get; init; } = 4.0;
@@ -32,7 +42,9 @@ public sealed record EngineCostModel
     /// <summary>Writing or reading a spilled blob on disk (bytes/s): 12.6 MB in 14–50 ms.</summary>
     public double DiskBytesPerSecond { get; init; } = 500e6;
 
-    public TimeSpan Prefill(int tokens) => TimeSpan.FromSeconds(tokens / PrefillTokensPerSecond);
+    /// <summary>Prefilling <paramref name="tokens"/> tokens that start at <paramref name="startPosition"/> in their sequence.</summary>
+    public TimeSpan Prefill(int tokens, long startPosition = 0) =>
+        TimeSpan.FromSeconds(tokens / PrefillTokensPerSecond + tokens * (startPosition + tokens / 2.0) * PrefillPerContextTokenMs / 1000);
 
     /// <summary>One decode step over <paramref name="sequences"/> sequences holding <paramref name="contextTokens"/> in total.</summary>
     public TimeSpan DecodeStep(int sequences, long contextTokens)

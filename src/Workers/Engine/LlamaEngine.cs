@@ -30,6 +30,7 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
     private readonly HashSet<int> _visibleMarkers;
     private LlamaBatch _batch;
     private readonly int[] _outputIndexOfChunk;
+    private readonly int[] _chunkOrder;
     private readonly int[] _lengths;
     private bool _disposed;
 
@@ -48,6 +49,7 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
         var batchTokens = (int)LlamaApi.llama_n_batch(context);
         _batch = LlamaApi.llama_batch_init(batchTokens, 0, 1);
         _outputIndexOfChunk = new int[batchTokens];
+        _chunkOrder = new int[batchTokens];
         _lengths = new int[slots];
         var ggufTemplate = ReadTemplate(model);
         _template = ggufTemplate ?? "chatml";
@@ -215,8 +217,18 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
             return DecodeStatus.Invalid;
         }
 
+        // Ascending slots: with one KV stream per slot, llama.cpp puts sequences in one ubatch only while their ids
+        // run consecutively in batch order (llama_batch_allocr::split_equal), and every ubatch is a pass over all the
+        // weights. In the order the scheduler lists them, eight decodes often became five or six passes.
+        var order = _chunkOrder.AsSpan(0, chunks.Count);
+        for (var c = 0; c < order.Length; c++)
+        {
+            order[c] = c;
+        }
+
+        order.Sort((a, b) => chunks[a].Slot.CompareTo(chunks[b].Slot));
         var n = 0;
-        for (var c = 0; c < chunks.Count; c++)
+        foreach (var c in order)
         {
             var chunk = chunks[c];
             for (var i = 0; i < chunk.Tokens.Length; i++, n++)

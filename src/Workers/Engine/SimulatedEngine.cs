@@ -93,8 +93,8 @@ public sealed class SimulatedEngine : IInferenceEngine
         }
 
         var decodes = chunks.Where(c => c.Tokens.Length == 1).ToList();
-        var prefill = chunks.Where(c => c.Tokens.Length > 1).Sum(c => c.Tokens.Length);
-        LastStepCost = _costs.DecodeStep(decodes.Count, decodes.Sum(c => (long)c.StartPosition)) + _costs.Prefill(prefill);
+        var prefill = chunks.Where(c => c.Tokens.Length > 1).Aggregate(TimeSpan.Zero, (sum, c) => sum + _costs.Prefill(c.Tokens.Length, c.StartPosition));
+        LastStepCost = _costs.DecodeStep(decodes.Count, decodes.Sum(c => (long)c.StartPosition)) + prefill;
         _onCost?.Invoke(LastStepCost);
         _lastLogits = new float[chunks.Count][];
         for (var i = 0; i < chunks.Count; i++)
