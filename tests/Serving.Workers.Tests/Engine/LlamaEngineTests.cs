@@ -12,13 +12,17 @@ public sealed class LlamaEngineTests(TinyModelFixture model) : IClassFixture<Tin
         "name and arguments", "system content is here", "for that with this", "tool result and error",
     ];
 
-    [Fact]
-    public void Decode_EightSequencesInOneBatch_SameGreedyContinuationsAsAlone()
+    /// <param name="scrambled">The chunks listed out of slot order (the engine sorts a batch by slot; each chunk
+    /// must still get its own logits).</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Decode_EightSequencesInOneBatch_SameGreedyContinuationsAsAlone(bool scrambled)
     {
         using var engine = model.Load(slots: 8);
         var prompts = Prompts.Select(p => engine.Tokenize(p, addBos: true)).ToArray();
 
-        var batched = GreedyBatched(engine, prompts, steps: 12);
+        var batched = GreedyBatched(engine, prompts, steps: 12, scrambled ? [5, 2, 7, 0, 3, 6, 1, 4] : null);
         for (var i = 0; i < prompts.Length; i++)
         {
             using var alone = model.Load(slots: 1);
@@ -105,10 +109,10 @@ public sealed class LlamaEngineTests(TinyModelFixture model) : IClassFixture<Tin
         return logits;
     }
 
-    private static List<int>[] GreedyBatched(LlamaEngine engine, int[][] prompts, int steps)
+    private static List<int>[] GreedyBatched(LlamaEngine engine, int[][] prompts, int steps, int[]? slots = null)
     {
         var outputs = prompts.Select(_ => new List<int>()).ToArray();
-        var chunks = prompts.Select((p, slot) => new SequenceChunk(slot, 0, p, true)).ToList();
+        var chunks = prompts.Select((p, i) => new SequenceChunk(slots?[i] ?? i, 0, p, true)).ToList();
         var logits = new float[engine.Info.VocabSize];
         for (var step = 0; step < steps; step++)
         {
