@@ -83,4 +83,17 @@ public sealed class ReplayAndSimulationTests
         Assert.Contains("| fcfs+drop |", table);
         Assert.Contains("Every session finished in every configuration", table);
     }
+
+    [Fact]
+    public void Simulate_AgentProfile_PoolsTheSessionsOfEverySeed()
+    {
+        var simulator = new Simulator(SimulationOptions.AgentProfile);
+        var config = ServerConfig.ParseList("mlfq+adaptive", allowPeer: false)[0];
+        var one = simulator.Run(config);
+        var three = simulator.Run(config, seeds: 3);
+        Assert.Equal((24, 0), (one.Completion.Count, one.Unfinished));
+        Assert.Equal((72, 0), (three.Completion.Count, three.Unfinished));
+        // Seed 1 is one of the three workloads, not the whole pool.
+        Assert.NotEqual(one.Completion.Mean, three.Completion.Mean);
+    }
 }
