@@ -241,9 +241,7 @@ public sealed class Simulator(SimulationOptions options)
                 memory += op switch { ParkOp => _costs.Park(tokens), RestoreOp => _costs.Restore(tokens), CopyOp => _costs.Park(_o.ContextPerSlot / 2), _ => TimeSpan.Zero };
             }
 
-            var decodes = plan.Chunks.Where(c => c.IsDecode).ToList();
-            var prefill = plan.Chunks.Where(c => !c.IsDecode).Aggregate(TimeSpan.Zero, (sum, c) => sum + _costs.Prefill(c.Tokens.Length, c.StartPosition));
-            return memory + _costs.DecodeStep(decodes.Count, decodes.Sum(c => (long)c.StartPosition)) + prefill;
+            return memory + _costs.Step(plan.Chunks.Select(c => (c.Tokens.Length, (long)c.StartPosition, c.IsDecode)));
         }
 
         private void StepDone(SimWorker worker)

@@ -189,13 +189,12 @@ internal sealed partial class AgentScheduler
     /// </summary>
     private bool DeferPrefill(List<TurnInFlight> decoding, long context, TurnInFlight head, int waitingTurns, DateTimeOffset now)
     {
-        var headRank = _mlfq ? new TurnPriority(CurrentLevel(head, now), 0, head.Session.Sequence) : new TurnPriority(0, 0, head.Sequence);
+        var headRank = RunningRank(head, CurrentLevel(head, now));
         var ahead = 0;
         var longestRemaining = 0;
         foreach (var turn in decoding)
         {
-            var rank = _mlfq ? new TurnPriority(0, 0, turn.Session.Sequence) : new TurnPriority(0, 0, turn.Sequence);
-            if (rank.CompareTo(headRank) < 0)
+            if (RunningRank(turn, level: 0).CompareTo(headRank) < 0)
             {
                 ahead++;
                 longestRemaining = Math.Max(longestRemaining, _outputs.Remaining(turn.Generated, turn.Request.MaxNewTokens));
@@ -214,9 +213,14 @@ internal sealed partial class AgentScheduler
     {
         var prefills = _running.Where(t => !t.Decoding && t.PrefillPosition < t.PromptLength);
         return _mlfq
-            ? prefills.Select(t => (Turn: t, Key: new TurnPriority(CurrentLevel(t, now), 0, t.Session.Sequence))).OrderBy(x => x.Key).Select(x => x.Turn)
+            ? prefills.Select(t => (Turn: t, Key: RunningRank(t, CurrentLevel(t, now)))).OrderBy(x => x.Key).Select(x => x.Turn)
             : prefills.OrderBy(t => t.Sequence);
     }
+
+    /// <summary>A placed turn's rank at <paramref name="level"/> (decoding turns are level 0): MLFQ by level, then the
+    /// session's start; FCFS by the turn's arrival.</summary>
+    private TurnPriority RunningRank(TurnInFlight turn, int level) =>
+        _mlfq ? new TurnPriority(level, 0, turn.Session.Sequence) : new TurnPriority(0, 0, turn.Sequence);
 
     private int CurrentLevel(TurnInFlight turn, DateTimeOffset now) =>
         Level(turn.PromptLength - turn.PrefillPosition, turn.Session, turn.FeedbackLevel, now - (turn.LastScheduled ?? turn.Arrival));

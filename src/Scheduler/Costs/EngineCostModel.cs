@@ -59,6 +59,28 @@ public sealed record EngineCostModel
         return TimeSpan.FromMilliseconds(ms + DecodePerContextTokenMs * contextTokens);
     }
 
+    /// <summary>
+    /// One engine step: its decodes (one token each) as one batched decode step over their contexts, plus each prefill
+    /// chunk at its position in its sequence.
+    /// </summary>
+    public TimeSpan Step(IEnumerable<(int Tokens, long StartPosition, bool IsDecode)> chunks)
+    {
+        var (decodes, context, prefill) = (0, 0L, TimeSpan.Zero);
+        foreach (var (tokens, start, isDecode) in chunks)
+        {
+            if (isDecode)
+            {
+                (decodes, context) = (decodes + 1, context + start);
+            }
+            else
+            {
+                prefill += Prefill(tokens, start);
+            }
+        }
+
+        return DecodeStep(decodes, context) + prefill;
+    }
+
     public TimeSpan Park(int tokens) => TimeSpan.FromSeconds(tokens * KvBytesPerToken / ParkBytesPerSecond);
 
     public TimeSpan Restore(int tokens) => TimeSpan.FromSeconds(tokens * KvBytesPerToken / RestoreBytesPerSecond);

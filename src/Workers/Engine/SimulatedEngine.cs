@@ -92,9 +92,7 @@ public sealed class SimulatedEngine : IInferenceEngine
             return DecodeStatus.Invalid;
         }
 
-        var decodes = chunks.Where(c => c.Tokens.Length == 1).ToList();
-        var prefill = chunks.Where(c => c.Tokens.Length > 1).Aggregate(TimeSpan.Zero, (sum, c) => sum + _costs.Prefill(c.Tokens.Length, c.StartPosition));
-        LastStepCost = _costs.DecodeStep(decodes.Count, decodes.Sum(c => (long)c.StartPosition)) + prefill;
+        LastStepCost = _costs.Step(chunks.Select(c => (c.Tokens.Length, (long)c.StartPosition, c.Tokens.Length == 1)));
         _onCost?.Invoke(LastStepCost);
         _lastLogits = new float[chunks.Count][];
         for (var i = 0; i < chunks.Count; i++)
