@@ -35,6 +35,7 @@ internal static class BenchCommand
             Console.WriteLine($"model {Path.GetFileName(model)}, {threads} threads, 16 slots × {engine.Info.ContextPerSlot} tokens, " +
                               $"libraries {LlamaNative.LoadedFrom}");
             ParkVersusRecompute(engine);
+            Console.WriteLine(SlotGapBenchmark.Run(model, threads));
             var (free, constrained) = ConstrainedDecodeBenchmark.Run(engine);
             Console.WriteLine($"decode batch {ConstrainedDecodeBenchmark.Batch} with sampling: free {free:F1} tok/s, JSON grammar {constrained:F1} tok/s, " +
                               $"ratio {constrained / free:F2} (random weights: the free choice often breaks the grammar, so many tokens need the mask)");

@@ -30,7 +30,11 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
     private readonly HashSet<int> _visibleMarkers;
     private LlamaBatch _batch;
     private readonly int[] _outputIndexOfChunk;
-    private readonly int[] _chunkOrder;
+    private readonly int[] _chunkAtSlot;
+    private readonly int[] _fillerSlots;
+    private readonly int _fillerToken;
+    /// <summary>Off for recurrent and hybrid models: their state cannot drop a token again.</summary>
+    private readonly bool _bridgeSlotGaps;
     private readonly int[] _lengths;
     private bool _disposed;
 
@@ -49,8 +53,10 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
         var batchTokens = (int)LlamaApi.llama_n_batch(context);
         _batch = LlamaApi.llama_batch_init(batchTokens, 0, 1);
         _outputIndexOfChunk = new int[batchTokens];
-        _chunkOrder = new int[batchTokens];
+        _chunkAtSlot = new int[slots];
+        _fillerSlots = new int[slots];
         _lengths = new int[slots];
+        _bridgeSlotGaps = options.BridgeSlotGaps && !LlamaApi.llama_model_is_recurrent(model) && !LlamaApi.llama_model_is_hybrid(model);
         var ggufTemplate = ReadTemplate(model);
         _template = ggufTemplate ?? "chatml";
         Chat = LoadChatFormat(options, ggufTemplate);
@@ -67,6 +73,7 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
             KvBytesPerToken: 2L * nLayer * kvDim * 2,
             BosToken: LlamaApi.llama_vocab_bos(_vocab),
             EosToken: LlamaApi.llama_vocab_eos(_vocab));
+        _fillerToken = Info.BosToken is var bos && bos >= 0 && bos < Info.VocabSize ? bos : 0;
     }
 
     public EngineInfo Info { get; }
@@ -217,41 +224,84 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
             return DecodeStatus.Invalid;
         }
 
-        // Ascending slots: with one KV stream per slot, llama.cpp puts sequences in one ubatch only while their ids
-        // run consecutively in batch order (llama_batch_allocr::split_equal), and every ubatch is a pass over all the
-        // weights. In the order the scheduler lists them, eight decodes often became five or six passes.
-        var order = _chunkOrder.AsSpan(0, chunks.Count);
-        for (var c = 0; c < order.Length; c++)
+        // With one KV stream per slot, llama.cpp puts sequences in one ubatch only while their ids run consecutively
+        // in batch order (llama_batch_allocr::split_equal), and every ubatch is a pass over all the weights. So the
+        // batch goes in ascending slot order, and idle slots between decoding ones get a throwaway token (no logits,
+        // removed right after): eight decodes in scattered slots are one pass instead of several.
+        _chunkAtSlot.AsSpan().Fill(-1);
+        for (var c = 0; c < chunks.Count; c++)
         {
-            order[c] = c;
+            _chunkAtSlot[chunks[c].Slot] = c;
         }
 
-        order.Sort((a, b) => chunks[a].Slot.CompareTo(chunks[b].Slot));
+        var (bridgeFrom, bridgeTo) = BridgeRange(chunks);
+        var spare = Info.MaxBatchTokens - chunks.Sum(c => c.Tokens.Length);
+        var fillers = 0;
         var n = 0;
-        foreach (var c in order)
+        for (var slot = 0; slot < Info.SlotCount; slot++)
         {
-            var chunk = chunks[c];
-            for (var i = 0; i < chunk.Tokens.Length; i++, n++)
+            if (_chunkAtSlot[slot] is var c and >= 0)
             {
-                _batch.Token[n] = chunk.Tokens[i];
-                _batch.Pos[n] = chunk.StartPosition + i;
-                _batch.NSeqId[n] = 1;
-                _batch.SeqId[n][0] = chunk.Slot;
-                var isLast = i == chunk.Tokens.Length - 1;
-                _batch.Logits[n] = (sbyte)(isLast && chunk.WantLogits ? 1 : 0);
-            }
+                var chunk = chunks[c];
+                for (var i = 0; i < chunk.Tokens.Length; i++, n++)
+                {
+                    var isLast = i == chunk.Tokens.Length - 1;
+                    Put(n, chunk.Tokens[i], chunk.StartPosition + i, slot, isLast && chunk.WantLogits);
+                }
 
-            _outputIndexOfChunk[c] = n - 1;
+                _outputIndexOfChunk[c] = n - 1;
+            }
+            else if (slot > bridgeFrom && slot < bridgeTo && fillers < spare && _lengths[slot] < Info.ContextPerSlot)
+            {
+                Put(n++, _fillerToken, _lengths[slot], slot, wantLogits: false);
+                _fillerSlots[fillers++] = slot;
+            }
         }
 
         _batch.NTokens = n;
         var status = (DecodeStatus)LlamaApi.llama_decode(_context, _batch);
+        foreach (var slot in _fillerSlots.AsSpan(0, fillers))
+        {
+            LlamaApi.llama_memory_seq_rm(_memory, slot, _lengths[slot], -1);
+        }
+
         foreach (var chunk in chunks)
         {
             _lengths[chunk.Slot] = SequenceLengthFromMemory(chunk.Slot);
         }
 
         return status;
+    }
+
+    /// <summary>
+    /// The slots of the batch's one-token chunks (decodes), lowest and highest: the idle slots strictly between them
+    /// are bridged. Prefill chunks do not widen it: llama.cpp gives every sequence of a ubatch the same number of
+    /// tokens, so a prefill joins the decodes' pass with one token and runs the rest in passes of its own anyway.
+    /// </summary>
+    private (int From, int To) BridgeRange(IReadOnlyList<SequenceChunk> chunks)
+    {
+        var (from, to) = (int.MaxValue, int.MinValue);
+        if (_bridgeSlotGaps)
+        {
+            foreach (var chunk in chunks)
+            {
+                if (chunk.Tokens.Length == 1)
+                {
+                    (from, to) = (Math.Min(from, chunk.Slot), Math.Max(to, chunk.Slot));
+                }
+            }
+        }
+
+        return (from, to);
+    }
+
+    private void Put(int index, int token, int position, int slot, bool wantLogits)
+    {
+        _batch.Token[index] = token;
+        _batch.Pos[index] = position;
+        _batch.NSeqId[index] = 1;
+        _batch.SeqId[index][0] = slot;
+        _batch.Logits[index] = (sbyte)(wantLogits ? 1 : 0);
     }
 
     public void CopyLogits(int chunkIndex, Span<float> destination)

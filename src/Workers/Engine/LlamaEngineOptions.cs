@@ -25,6 +25,12 @@ public sealed record LlamaEngineOptions
     /// <summary>The tool-call format (<c>hermes</c>, <c>llama3</c>, ...) instead of the one the template teaches.</summary>
     public string? ToolParser { get; init; }
 
+    /// <summary>
+    /// Fill the idle slots between decoding slots with a throwaway token so one batch is one pass over the weights
+    /// (see <see cref="LlamaEngine.Decode"/>). Off only to measure what it saves.
+    /// </summary>
+    public bool BridgeSlotGaps { get; init; } = true;
+
     public IEnumerable<string> Validate()
     {
         if (string.IsNullOrWhiteSpace(ModelPath)) yield return "ModelPath is required";

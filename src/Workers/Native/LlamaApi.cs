@@ -76,6 +76,14 @@ internal static unsafe partial class LlamaApi
     public static partial int llama_model_n_layer(nint model);
 
     [LibraryImport(Llama)]
+    [return: MarshalAs(UnmanagedType.U1)]
+    public static partial bool llama_model_is_recurrent(nint model);
+
+    [LibraryImport(Llama)]
+    [return: MarshalAs(UnmanagedType.U1)]
+    public static partial bool llama_model_is_hybrid(nint model);
+
+    [LibraryImport(Llama)]
     public static partial int llama_model_n_ctx_train(nint model);
 
     [LibraryImport(Llama)]

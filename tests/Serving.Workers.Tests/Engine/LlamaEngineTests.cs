@@ -31,6 +31,38 @@ public sealed class LlamaEngineTests(TinyModelFixture model) : IClassFixture<Tin
         }
     }
 
+    /// <summary>
+    /// Decodes in slots 0, 2 and 4 while slots 1 and 3 hold idle sessions (slot 3 full to its context): the engine
+    /// bridges the idle slots with throwaway tokens, which must leave their length and contents exactly as they were,
+    /// and the decoding sessions must continue as they would alone.
+    /// </summary>
+    [Fact]
+    public void Decode_AroundIdleSlots_IdleSessionsUnchangedAndDecodesAsAlone()
+    {
+        const int context = 128;
+        using var engine = model.Load(slots: 5, contextPerSlot: context);
+        var idle = engine.Tokenize("the tool result of the agent is json with content", addBos: true);
+        var full = Enumerable.Range(0, context).Select(i => 40 + i % 50).ToArray();
+        Assert.Equal(DecodeStatus.Ok, engine.Decode([new SequenceChunk(1, 0, idle, true), new SequenceChunk(3, 0, full, true)]));
+        var expected1 = LogitsAfterProbe(engine, slot: 1, [idle[^1]]);
+        engine.Truncate(3, context - 1);
+        var expected3 = LogitsAfterProbe(engine, slot: 3, [full[^1]]);
+        Assert.Equal(DecodeStatus.Ok, engine.Decode([new SequenceChunk(3, context - 1, [full[^1]], false)]));
+
+        var prompts = Prompts.Take(3).Select(p => engine.Tokenize(p, addBos: true)).ToArray();
+        var decoded = GreedyBatched(engine, prompts, steps: 8, slots: [0, 2, 4]);
+
+        Assert.Equal([idle.Length, context], new[] { engine.SequenceLength(1), engine.SequenceLength(3) });
+        Assert.Equal(expected1, LogitsAfterProbe(engine, 1, [idle[^1]]));
+        engine.Truncate(3, context - 1);
+        Assert.Equal(expected3, LogitsAfterProbe(engine, 3, [full[^1]]));
+        for (var i = 0; i < prompts.Length; i++)
+        {
+            using var alone = model.Load(slots: 1, contextPerSlot: context);
+            Assert.Equal(GreedyBatched(alone, [prompts[i]], steps: 8)[0], decoded[i]);
+        }
+    }
+
     [Fact]
     public void ParkDropRestore_SameAndOtherSlot_BitIdenticalNextTokenLogits()
     {
