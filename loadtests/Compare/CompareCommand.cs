@@ -30,8 +30,13 @@ internal static class CompareCommand
         var rates = new Option<string?>("--rates") { Description = "comma-separated session arrival rates (per second) to sweep; default: the profile's" };
         var slots = new Option<int?>("--slots") { Description = "slots (parallel sequences) per server; default: the profile's" };
         var threads = new Option<int?>("--threads") { Description = "engine threads per server; default: the profile's" };
+        var rounds = new Option<int>("--rounds")
+        {
+            Description = "runs of every configuration per rate, alternating (this host drifts by 10-20 % within minutes); the report pools them and lists each round's ratio",
+            DefaultValueFactory = _ => 1,
+        };
         var command = new Command("compare", "Start each server afresh, replay the same workload (at each --rates rate), write a report with ratios and the load curve")
-            { configs, file, model, report, profile, rates, slots, threads };
+            { configs, file, model, report, profile, rates, slots, threads, rounds };
         command.SetAction(async (p, ct) =>
         {
             var paths = RepoPaths.Find();
@@ -60,6 +65,8 @@ internal static class CompareCommand
             if (list.Any(c => c.IsPeer) && paths.LlamaServer is null) return Commands.Fail(RepoPaths.NoPeer);
             var shape = chosen.Shape with { Slots = p.GetValue(slots) ?? chosen.Shape.Slots, Threads = p.GetValue(threads) ?? chosen.Shape.Threads };
             if (shape.Slots < 1 || shape.Threads < 1) return Commands.Fail("--slots and --threads must be at least 1");
+            var roundCount = p.GetValue(rounds);
+            if (roundCount is < 1 or > 20) return Commands.Fail("--rounds must be 1..20");
             var modelPath = p.GetValue(model) ?? paths.EnsureModel(chosen.ModelKind);
             if (!File.Exists(modelPath)) return Commands.Fail($"model file not found: {modelPath}");
 
@@ -72,17 +79,25 @@ internal static class CompareCommand
             foreach (var rate in rateList)
             {
                 var workload = fixedWorkload ?? WorkloadGenerator.Generate(chosen.Workload with { ArrivalRate = rate });
-                Console.Error.WriteLine($"=== arrival rate {rate.ToString(CultureInfo.InvariantCulture)} sessions/s");
-                points.Add(new LoadPoint(rate, await runner.RunAsync(workload, list, chosen.LimitPerRun)));
+                var runs = new List<IReadOnlyList<ReplayResult>>();
+                for (var round = 0; round < roundCount; round++)
+                {
+                    Console.Error.WriteLine($"=== arrival rate {rate.ToString(CultureInfo.InvariantCulture)} sessions/s, round {round + 1}/{roundCount}");
+                    runs.Add(await runner.RunAsync(workload, list, chosen.LimitPerRun, round));
+                }
+
+                points.Add(LoadPoint.Of(rate, runs));
             }
 
             var sample = fixedWorkload ?? WorkloadGenerator.Generate(chosen.Workload);
             var description = $"Profile `{chosen.Name}`: {sample.Sessions.Count} sessions, {sample.TotalTurns} turns, model `{Path.GetFileName(modelPath)}`, " +
                               $"{shape.Describe()}, {Environment.ProcessorCount} cores; every server started afresh and alone; total wall time {started.Elapsed.TotalSeconds:F0} s.";
-            var written = points.Count == 1
+            if (roundCount > 1) description += $" {roundCount} rounds per rate, configurations alternating; each row pools the rounds' sessions.";
+            var single = points.Count == 1 && roundCount == 1;
+            var written = single
                 ? ReportWriter.Write(p.GetValue(report)!, points[0].Results, description)
                 : LoadCurveReport.Write(p.GetValue(report)!, points, description);
-            Console.WriteLine(points.Count == 1 ? ReportWriter.Table(points[0].Results) : LoadCurveReport.Table(points));
+            Console.WriteLine(single ? ReportWriter.Table(points[0].Results) : LoadCurveReport.Table(points));
             Console.WriteLine($"report: {written}");
             return points.All(x => x.Results.All(r => r.Errors == 0)) ? 0 : 1;
         });
@@ -99,5 +114,21 @@ internal static class CompareCommand
     }
 }
 
-/// <summary>Every configuration's result at one session arrival rate.</summary>
-public sealed record LoadPoint(double Rate, IReadOnlyList<ReplayResult> Results);
+/// <summary>
+/// Every configuration's result at one session arrival rate: <see cref="Results"/> pools the rounds (one per
+/// configuration, in configuration order), <see cref="Rounds"/> keeps each round's own results for paired ratios.
+/// </summary>
+public sealed record LoadPoint(double Rate, IReadOnlyList<ReplayResult> Results, IReadOnlyList<IReadOnlyList<ReplayResult>> Rounds)
+{
+    public LoadPoint(double rate, IReadOnlyList<ReplayResult> results) : this(rate, results, [results])
+    {
+    }
+
+    /// <param name="rounds">Each round's results in configuration order.</param>
+    public static LoadPoint Of(double rate, IReadOnlyList<IReadOnlyList<ReplayResult>> rounds) =>
+        new(rate, rounds[0].Select((_, config) => ReplayResult.Pool(rounds.Select(r => r[config]).ToList())).ToList(), rounds);
+
+    /// <summary>Mean session completion of configuration <paramref name="config"/> over the baseline's, round by round.</summary>
+    public IReadOnlyList<double> RoundRatios(int config) =>
+        Rounds.Select(r => Summary.Completion(r[config]).Mean / Summary.Completion(r[0]).Mean).ToList();
+}

@@ -13,16 +13,22 @@ namespace Serving.LoadTests.Compare;
 /// <param name="peerTemplate">Chat template for both servers (see <see cref="RepoPaths.PeerToolTemplate"/>), or null for the GGUF's.</param>
 public sealed class CompareRunner(string gatewayDll, string workerDll, string? llamaServer, string model, ServiceShape shape, TextWriter output, string? peerTemplate = null)
 {
-    public async Task<List<ReplayResult>> RunAsync(AgentWorkload workload, IReadOnlyList<ServerConfig> configs, TimeSpan limitPerConfig)
+    /// <summary>Every configuration once; results in configuration order.</summary>
+    /// <param name="round">Rotates the running order (round 1 starts with the second configuration, …), so no
+    /// configuration always runs first on a host that drifts.</param>
+    public async Task<List<ReplayResult>> RunAsync(AgentWorkload workload, IReadOnlyList<ServerConfig> configs, TimeSpan limitPerConfig, int round = 0)
     {
-        var results = new List<ReplayResult>();
-        foreach (var config in configs)
+        var results = new ReplayResult[configs.Count];
+        foreach (var index in RunningOrder(configs.Count, round))
         {
-            results.Add(await RunOneAsync(workload, config, limitPerConfig));
+            results[index] = await RunOneAsync(workload, configs[index], limitPerConfig);
         }
 
-        return results;
+        return [.. results];
     }
+
+    /// <summary>Configuration indices in the order round <paramref name="round"/> runs them.</summary>
+    public static IEnumerable<int> RunningOrder(int configs, int round) => Enumerable.Range(0, configs).Select(i => (i + round) % configs);
 
     public async Task<ReplayResult> RunOneAsync(AgentWorkload workload, ServerConfig config, TimeSpan limit)
     {

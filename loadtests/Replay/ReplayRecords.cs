@@ -17,4 +17,23 @@ public sealed record ReplayResult(string Name, IReadOnlyList<TurnRecord> Turns, 
     public double CachedRatio => Turns.Sum(t => t.PromptTokens) is var p and > 0 ? (double)Turns.Sum(t => t.CachedTokens) / p : 0;
 
     public double OutputTokensPerSecond => Turns.Sum(t => t.CompletionTokens) / Math.Max(WallSeconds, 1e-9);
+
+    /// <summary>
+    /// Several runs of one configuration as one sample: sessions and turns of every run (those of run r tagged
+    /// "#r", so a session's turns stay its own), wall time summed (output tok/s over all runs), the first run's KV
+    /// samples (one timeline).
+    /// </summary>
+    public static ReplayResult Pool(IReadOnlyList<ReplayResult> runs)
+    {
+        if (runs.Count == 1)
+        {
+            return runs[0];
+        }
+
+        string Tag(string session, int run) => run == 0 ? session : $"{session}#{run}";
+        return new ReplayResult(runs[0].Name,
+            runs.SelectMany((r, i) => r.Turns.Select(t => t with { Session = Tag(t.Session, i) })).ToList(),
+            runs.SelectMany((r, i) => r.Sessions.Select(s => s with { Session = Tag(s.Session, i) })).ToList(),
+            runs.Sum(r => r.WallSeconds), runs[0].KvUsage);
+    }
 }

@@ -35,17 +35,21 @@ public static class LoadCurveReport
     {
         var md = new StringBuilder();
         var baseline = points[0].Results[0].Name;
+        var rounds = points.Max(p => p.Rounds.Count) > 1;
         md.AppendLine(CultureInfo.InvariantCulture, $"Ratios against {baseline} at the same rate (below 1 = faster):").AppendLine();
-        md.AppendLine("| rate (sessions/s) | configuration | sessions done | errors | prompt tokens per turn | mean completion (s) | p95 completion (s) | mean server wait (s) | mean TTFT (s) | p95 TTFT (s) | mean completion ratio | p95 completion ratio | mean server wait ratio | mean TTFT ratio |");
-        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        md.AppendLine("| rate (sessions/s) | configuration | sessions done | errors | prompt tokens per turn | mean completion (s) | p95 completion (s) | mean server wait (s) | mean TTFT (s) | p95 TTFT (s) | mean completion ratio | p95 completion ratio | mean server wait ratio | mean TTFT ratio |"
+                      + (rounds ? " mean completion ratio per round |" : ""));
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + (rounds ? "---|" : ""));
         foreach (var point in points)
         {
             var (bc, bt, bw) = (Summary.Completion(point.Results[0]), Summary.Ttft(point.Results[0]), Summary.ServerWait(point.Results[0]));
-            foreach (var r in point.Results)
+            for (var i = 0; i < point.Results.Count; i++)
             {
+                var r = point.Results[i];
                 var (c, t, w) = (Summary.Completion(r), Summary.Ttft(r), Summary.ServerWait(r));
+                var perRound = rounds ? " " + string.Join(", ", point.RoundRatios(i).Select(x => x.ToString("F2", CultureInfo.InvariantCulture))) + " |" : "";
                 md.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {point.Rate} | {r.Name} | {c.Count}/{r.Sessions.Count} | {r.Errors} | {r.Turns.Where(x => x.Error is null).Select(x => x.PromptTokens).DefaultIfEmpty().Average():F0} | {c.Mean:F2} | {c.P95:F2} | {w.Mean:F2} | {t.Mean:F3} | {t.P95:F3} | {c.Mean / bc.Mean:F2} | {c.P95 / bc.P95:F2} | {w.Mean / bw.Mean:F2} | {t.Mean / bt.Mean:F2} |");
+                    $"| {point.Rate} | {r.Name} | {c.Count}/{r.Sessions.Count} | {r.Errors} | {r.Turns.Where(x => x.Error is null).Select(x => x.PromptTokens).DefaultIfEmpty().Average():F0} | {c.Mean:F2} | {c.P95:F2} | {w.Mean:F2} | {t.Mean:F3} | {t.P95:F3} | {c.Mean / bc.Mean:F2} | {c.P95 / bc.P95:F2} | {w.Mean / bw.Mean:F2} | {t.Mean / bt.Mean:F2} |{perRound}");
             }
         }
 
