@@ -77,7 +77,8 @@ public static class LoadCurveReport
         plot.Title(title);
         plot.XLabel("session arrival rate (sessions/s)");
         plot.YLabel(y);
-        plot.ShowLegend();
-        plot.SavePng(path, 900, 500);
+        // Beside the plot, never over a curve's points.
+        plot.ShowLegend(ScottPlot.Edge.Right);
+        plot.SavePng(path, 1100, 500);
     }
 }
