@@ -120,10 +120,6 @@ internal static class CompareCommand
 /// </summary>
 public sealed record LoadPoint(double Rate, IReadOnlyList<ReplayResult> Results, IReadOnlyList<IReadOnlyList<ReplayResult>> Rounds)
 {
-    public LoadPoint(double rate, IReadOnlyList<ReplayResult> results) : this(rate, results, [results])
-    {
-    }
-
     /// <param name="rounds">Each round's results in configuration order.</param>
     public static LoadPoint Of(double rate, IReadOnlyList<IReadOnlyList<ReplayResult>> rounds) =>
         new(rate, rounds[0].Select((_, config) => ReplayResult.Pool(rounds.Select(r => r[config]).ToList())).ToList(), rounds);

@@ -72,7 +72,7 @@ public sealed class Simulator(SimulationOptions options)
         var wall = Stopwatch.StartNew();
         var runs = Enumerable.Range(0, seeds).Select(i =>
         {
-            var run = new SimulationRun(options with { Seed = options.Seed + i }, options.Costs, config);
+            var run = new SimulationRun(options with { Seed = options.Seed + i }, config);
             run.Execute();
             return run;
         }).ToList();
@@ -132,16 +132,16 @@ public sealed class Simulator(SimulationOptions options)
         private long _sequence;
         private int _arrived;
 
-        public SimulationRun(SimulationOptions o, EngineCostModel costs, ServerConfig config)
+        public SimulationRun(SimulationOptions o, ServerConfig config)
         {
             _o = o;
-            _costs = costs;
+            _costs = o.Costs;
             _random = new Random(o.Seed);
             _systemPrompt = Enumerable.Range(0, o.SystemPromptTokens).Select(i => 10 + i).ToArray();
             // Default queue bounds, as a real worker has: an overloaded worker refuses turns and the agent retries later.
             var schedulerOptions = o.Scheduler with { Scheduling = config.Scheduler!, PausePolicy = config.Pause!, DecodeFirst = config.DecodeFirst };
             var shape = new EngineShape(o.SlotsPerWorker, o.ContextPerSlot, 512);
-            _workers = Enumerable.Range(0, o.Workers).Select(_ => new SimWorker(AgentSchedulerFactory.Create(schedulerOptions, shape, Clock, costs))).ToArray();
+            _workers = Enumerable.Range(0, o.Workers).Select(_ => new SimWorker(AgentSchedulerFactory.Create(schedulerOptions, shape, Clock, _costs))).ToArray();
         }
 
         public VirtualClock Clock { get; } = new();

@@ -57,15 +57,20 @@ public sealed class EngineBenchmark(IInferenceEngine engine, int repetitions = 3
             engine.Truncate(slot, 0);
         }
 
-        var start = engine.SequenceLength(slot);
         var started = Stopwatch.GetTimestamp();
+        Append(engine, slot, tokens);
+        return Stopwatch.GetElapsedTime(started).TotalSeconds;
+    }
+
+    /// <summary>Appends the tokens to the slot in batch-sized calls, logits for the last token only.</summary>
+    internal static void Append(IInferenceEngine engine, int slot, int[] tokens)
+    {
+        var start = engine.SequenceLength(slot);
         for (var offset = 0; offset < tokens.Length; offset += engine.Info.MaxBatchTokens)
         {
             var chunk = tokens[offset..Math.Min(tokens.Length, offset + engine.Info.MaxBatchTokens)];
             Check(engine.Decode([new SequenceChunk(slot, start + offset, chunk, offset + chunk.Length == tokens.Length)]));
         }
-
-        return Stopwatch.GetElapsedTime(started).TotalSeconds;
     }
 
     private double DecodeSeconds(int batch)

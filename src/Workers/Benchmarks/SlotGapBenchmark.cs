@@ -32,11 +32,7 @@ public static class SlotGapBenchmark
         });
         for (var slot = 0; slot < Slots; slot++)
         {
-            var tokens = EngineBenchmark.Tokens(engine, Context, slot);
-            for (var offset = 0; offset < tokens.Length; offset += engine.Info.MaxBatchTokens)
-            {
-                EngineBenchmark.Check(engine.Decode([new SequenceChunk(slot, offset, tokens[offset..Math.Min(tokens.Length, offset + engine.Info.MaxBatchTokens)], false)]));
-            }
+            EngineBenchmark.Append(engine, slot, EngineBenchmark.Tokens(engine, Context, slot));
         }
 
         return (MedianStepMs(engine, Alternate), MedianStepMs(engine, Adjacent));

@@ -88,12 +88,7 @@ internal static class BenchCommand
     {
         var session = Enumerable.Range(0, 1024).Select(i => 400 + i % 2000).ToArray();
         engine.Truncate(0, 0);
-        var recompute = 0.0;
-        for (var start = 0; start < session.Length; start += 512)
-        {
-            var chunk = session[start..Math.Min(start + 512, session.Length)];
-            recompute += Time(() => engine.Decode([new SequenceChunk(0, start, chunk, start + 512 >= session.Length)]));
-        }
+        var recompute = Time(() => EngineBenchmark.Append(engine, 0, session));
 
         using var buffer = new NativeBuffer(engine.SequenceStateSize(0) + (1 << 20));
         var size = engine.SequenceStateSize(0);
@@ -114,15 +109,4 @@ internal static class BenchCommand
         return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
     }
 
-    private static double Time(Func<DecodeStatus> decode)
-    {
-        var started = Stopwatch.GetTimestamp();
-        var status = decode();
-        if (status != DecodeStatus.Ok)
-        {
-            throw new InvalidOperationException($"decode failed: {status}");
-        }
-
-        return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-    }
 }

@@ -219,7 +219,8 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
 
     public DecodeStatus Decode(IReadOnlyList<SequenceChunk> chunks)
     {
-        if (!IsValid(chunks))
+        var total = ValidTokenCount(chunks);
+        if (total < 0)
         {
             return DecodeStatus.Invalid;
         }
@@ -235,7 +236,7 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
         }
 
         var (bridgeFrom, bridgeTo) = BridgeRange(chunks);
-        var spare = Info.MaxBatchTokens - chunks.Sum(c => c.Tokens.Length);
+        var spare = Info.MaxBatchTokens - total;
         var fillers = 0;
         var n = 0;
         for (var slot = 0; slot < Info.SlotCount; slot++)
@@ -396,8 +397,11 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
 
     private int SequenceLengthFromMemory(int slot) => LlamaApi.llama_memory_seq_pos_max(_memory, slot) + 1;
 
-    /// <summary>Rejects what llama_decode would reject or assert on: bad slots, tokens, positions, batch size.</summary>
-    private bool IsValid(IReadOnlyList<SequenceChunk> chunks)
+    /// <summary>
+    /// The batch's token count, or -1 for what llama_decode would reject or assert on: bad slots, tokens, positions,
+    /// batch size.
+    /// </summary>
+    private int ValidTokenCount(IReadOnlyList<SequenceChunk> chunks)
     {
         var total = 0;
         var seen = new HashSet<int>();
@@ -407,21 +411,21 @@ public sealed unsafe class LlamaEngine : IInferenceEngine
                 || chunk.StartPosition != _lengths[chunk.Slot]
                 || chunk.StartPosition + chunk.Tokens.Length > Info.ContextPerSlot)
             {
-                return false;
+                return -1;
             }
 
             foreach (var token in chunk.Tokens)
             {
                 if ((uint)token >= (uint)Info.VocabSize)
                 {
-                    return false;
+                    return -1;
                 }
             }
 
             total += chunk.Tokens.Length;
         }
 
-        return total > 0 && total <= Info.MaxBatchTokens;
+        return total > 0 && total <= Info.MaxBatchTokens ? total : -1;
     }
 
     private void CheckSlot(int slot)
