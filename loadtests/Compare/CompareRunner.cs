@@ -88,22 +88,31 @@ public sealed class CompareRunner(string gatewayDll, string workerDll, string? l
 }
 
 /// <summary>
-/// One server in a comparison: ours with a scheduler and pause policy (and, with "+mixed", decode-first off), or
-/// llama.cpp's own server (its defaults).
+/// One server in a comparison: ours with a scheduler and pause policy (with "+mixed", decode-first off; with
+/// "+fixedcosts", the default cost model instead of one calibrated to the engine), or llama.cpp's own server (its
+/// defaults).
 /// </summary>
-public sealed record ServerConfig(string Name, string? Scheduler, string? Pause, bool DecodeFirst = true)
+public sealed record ServerConfig(string Name, string? Scheduler, string? Pause, bool DecodeFirst = true, bool CalibrateCosts = true)
 {
     public const string PeerName = "llama-server";
     public const string MixedSuffix = "mixed";
+    public const string FixedCostsSuffix = "fixedcosts";
 
     public bool IsPeer => Scheduler is null;
 
     /// <summary>Worker options beyond scheduler and pause policy, as the gateway passes them on.</summary>
-    public IReadOnlyList<string> ExtraGatewayArgs => DecodeFirst ? [] : ["--Gateway:Workers:ExtraArgs", "--decode-first off"];
+    public IReadOnlyList<string> ExtraGatewayArgs
+    {
+        get
+        {
+            var worker = (DecodeFirst ? "" : " --decode-first off") + (CalibrateCosts ? "" : " --calibrate-costs off");
+            return worker.Length == 0 ? [] : ["--Gateway:Workers:ExtraArgs", worker.Trim()];
+        }
+    }
 
     /// <summary>
-    /// "fcfs+drop,mlfq+adaptive,mlfq+adaptive+mixed,llama-server": ours as scheduler+policy[+mixed]; llama-server when
-    /// <paramref name="allowPeer"/>.
+    /// "fcfs+drop,mlfq+adaptive,mlfq+adaptive+mixed,mlfq+adaptive+fixedcosts,llama-server": ours as
+    /// scheduler+policy[+mixed][+fixedcosts]; llama-server when <paramref name="allowPeer"/>.
     /// </summary>
     /// <exception cref="ArgumentException">A name that is neither.</exception>
     public static IReadOnlyList<ServerConfig> ParseList(string configs, bool allowPeer = true) =>
@@ -111,14 +120,15 @@ public sealed record ServerConfig(string Name, string? Scheduler, string? Pause,
         {
             if (allowPeer && c == PeerName) return new ServerConfig(c, null, null);
             var parts = c.Split('+');
-            if (parts.Length is < 2 or > 3 || !Serving.Scheduler.SchedulingPolicies.All.Contains(parts[0]) || !Serving.Scheduler.PausePolicies.All.Contains(parts[1])
-                || (parts.Length == 3 && parts[2] != MixedSuffix))
+            var flags = parts.Skip(2).ToList();
+            if (parts.Length < 2 || !Serving.Scheduler.SchedulingPolicies.All.Contains(parts[0]) || !Serving.Scheduler.PausePolicies.All.Contains(parts[1])
+                || flags.Any(f => f is not (MixedSuffix or FixedCostsSuffix)) || flags.Distinct().Count() != flags.Count)
             {
                 var peer = allowPeer ? $", or {PeerName}" : "";
-                throw new ArgumentException($"bad configuration '{c}': use scheduler+policy[+{MixedSuffix}], e.g. fcfs+drop or mlfq+adaptive{peer}");
+                throw new ArgumentException($"bad configuration '{c}': use scheduler+policy[+{MixedSuffix}][+{FixedCostsSuffix}], e.g. fcfs+drop or mlfq+adaptive{peer}");
             }
 
-            return new ServerConfig(c, parts[0], parts[1], DecodeFirst: parts.Length == 2);
+            return new ServerConfig(c, parts[0], parts[1], DecodeFirst: !flags.Contains(MixedSuffix), CalibrateCosts: !flags.Contains(FixedCostsSuffix));
         }).ToList();
 }
 

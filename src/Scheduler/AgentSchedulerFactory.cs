@@ -11,7 +11,7 @@ public static class AgentSchedulerFactory
     /// <exception cref="ArgumentException">The options are invalid (the message lists every problem).</exception>
     public static IAgentScheduler Create(SchedulerOptions options, EngineShape engine, TimeProvider time, EngineCostModel? costs = null)
     {
-        costs ??= new EngineCostModel();
-        return new AgentScheduler(options, engine, time, PausePolicyFactory.Create(options, costs), costs);
+        var calibrated = new CalibratedCosts(costs ?? new EngineCostModel());
+        return new AgentScheduler(options, engine, time, PausePolicyFactory.Create(options, calibrated), calibrated);
     }
 }

@@ -63,6 +63,12 @@ public sealed record SchedulerOptions
     /// </summary>
     public bool DecodeFirst { get; init; } = true;
 
+    /// <summary>
+    /// Scale the cost model to the step times the engine reports (see <see cref="Costs.CalibratedCosts"/>); false keeps
+    /// the model's defaults, measured for the 125M test model.
+    /// </summary>
+    public bool CalibrateCosts { get; init; } = true;
+
     /// <summary>Tokens per step, at most the engine's batch size.</summary>
     public int MaxBatchTokens { get; init; } = 512;
 

@@ -13,6 +13,17 @@ namespace Serving.LoadTests.Tests;
 public sealed class ReplayAndSimulationTests
 {
     [Fact]
+    public void Configurations_name_the_worker_options_they_pass_and_unknown_suffixes_are_refused()
+    {
+        var configs = ServerConfig.ParseList("mlfq+adaptive,mlfq+adaptive+mixed,mlfq+adaptive+fixedcosts,mlfq+adaptive+mixed+fixedcosts,llama-server");
+        Assert.Equal([[], ["--Gateway:Workers:ExtraArgs", "--decode-first off"], ["--Gateway:Workers:ExtraArgs", "--calibrate-costs off"],
+            ["--Gateway:Workers:ExtraArgs", "--decode-first off --calibrate-costs off"], []], configs.Select(c => c.ExtraGatewayArgs.ToArray()).ToArray());
+        Assert.True(configs[^1].IsPeer);
+        Assert.Throws<ArgumentException>(() => ServerConfig.ParseList("mlfq+adaptive+fast"));
+        Assert.Throws<ArgumentException>(() => ServerConfig.ParseList("mlfq+adaptive+mixed+mixed"));
+    }
+
+    [Fact]
     public async Task CheckServer_NothingListening_ReportsTheUrl()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

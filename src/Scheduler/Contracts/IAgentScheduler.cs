@@ -122,7 +122,11 @@ public sealed record SchedulerSnapshot(
     double KvUsage,
     int AdmissionWindow,
     long QueuedPromptTokens,
-    SchedulerCounters Counters);
+    SchedulerCounters Counters,
+    CostScales CostScales);
+
+/// <summary>How much longer (above 1) or shorter the engine's steps take than the default cost model says.</summary>
+public sealed record CostScales(double Decode, double Prefill);
 
 /// <summary>Monotonic counts since start, for metrics.</summary>
 public sealed record SchedulerCounters(long Parks, long Restores, long RestoreFailures, long Drops, long Recomputes, long Preemptions, long Rejections, long PrefixShares);

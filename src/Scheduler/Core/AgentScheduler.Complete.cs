@@ -18,6 +18,12 @@ internal sealed partial class AgentScheduler
         }
 
         var failedRequests = result.FailedRequests ?? [];
+        if (_options.CalibrateCosts && failedSlots is null && failedRequests.Count == 0)
+        {
+            // Only whole steps teach the cost model: a step with skipped chunks did less than its plan says.
+            _costs.Observe(plan.Chunks, result.Elapsed - result.MemoryResults.Aggregate(TimeSpan.Zero, (sum, m) => sum + m.Elapsed));
+        }
+
         foreach (var id in failedRequests)
         {
             // The engine refused this chunk even alone: the turn fails, and the session's KV may be half-written, so

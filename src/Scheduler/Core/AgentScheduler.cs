@@ -25,7 +25,7 @@ internal sealed partial class AgentScheduler : IAgentScheduler
     private readonly EngineShape _engine;
     private readonly TimeProvider _time;
     private readonly IPausePolicy _pausePolicy;
-    private readonly EngineCostModel _costs;
+    private readonly CalibratedCosts _costs;
     private readonly OutputLengthEstimate _outputs = new();
     private readonly PausePredictor _predictor;
     private readonly AimdAdmission _admission;
@@ -46,7 +46,7 @@ internal sealed partial class AgentScheduler : IAgentScheduler
     private readonly PriorityQueue<SessionState, DateTimeOffset> _idleOrder = new();
     private long _preemptions, _rejections;
 
-    public AgentScheduler(SchedulerOptions options, EngineShape engine, TimeProvider time, IPausePolicy pausePolicy, EngineCostModel costs)
+    public AgentScheduler(SchedulerOptions options, EngineShape engine, TimeProvider time, IPausePolicy pausePolicy, CalibratedCosts costs)
     {
         var errors = options.Validate();
         if (errors.Count > 0)
@@ -161,7 +161,8 @@ internal sealed partial class AgentScheduler : IAgentScheduler
         KvUsage: _kv.Usage,
         AdmissionWindow: _admission.Window,
         QueuedPromptTokens: _queuedPromptTokens,
-        Counters: new SchedulerCounters(_kv.Parks, _kv.Restores, _kv.RestoreFailures, _kv.Drops, _kv.Recomputes, _preemptions, _rejections, _kv.PrefixShares));
+        Counters: new SchedulerCounters(_kv.Parks, _kv.Restores, _kv.RestoreFailures, _kv.Drops, _kv.Recomputes, _preemptions, _rejections, _kv.PrefixShares),
+        CostScales: new CostScales(_costs.DecodeScale, _costs.PrefillScale));
 
     /// <summary>Invariant checks for tests: slots, blocks and sessions agree (empty when all hold).</summary>
     internal IEnumerable<string> CheckInvariants()

@@ -65,6 +65,13 @@ public sealed record EngineCostModel
     /// </summary>
     public TimeSpan Step(IEnumerable<(int Tokens, long StartPosition, bool IsDecode)> chunks)
     {
+        var (decode, prefill) = Split(chunks);
+        return decode + prefill;
+    }
+
+    /// <summary>A step's two parts: its decodes as one batched decode step, and its prefill chunks.</summary>
+    public (TimeSpan Decode, TimeSpan Prefill) Split(IEnumerable<(int Tokens, long StartPosition, bool IsDecode)> chunks)
+    {
         var (decodes, context, prefill) = (0, 0L, TimeSpan.Zero);
         foreach (var (tokens, start, isDecode) in chunks)
         {
@@ -78,7 +85,7 @@ public sealed record EngineCostModel
             }
         }
 
-        return DecodeStep(decodes, context) + prefill;
+        return (DecodeStep(decodes, context), prefill);
     }
 
     public TimeSpan Park(int tokens) => TimeSpan.FromSeconds(tokens * KvBytesPerToken / ParkBytesPerSecond);

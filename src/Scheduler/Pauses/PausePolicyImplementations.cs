@@ -40,7 +40,7 @@ internal sealed class TtlPausePolicy(TimeSpan ttl) : IPausePolicy
 /// pressure the session expected back last is parked first: predicted return time, not LRU, decides who is "most
 /// idle". Measured against keep, drop and fixed TTL by the simulation and the load-test comparison.
 /// </summary>
-internal sealed class AdaptivePausePolicy(TimeSpan keepBelow, EngineCostModel costs) : IPausePolicy
+internal sealed class AdaptivePausePolicy(TimeSpan keepBelow, CalibratedCosts costs) : IPausePolicy
 {
     /// <summary>KV use above which long pauses are parked right away (the admission low-water mark).</summary>
     private const double HighKvUsage = 0.85;
@@ -77,7 +77,7 @@ internal sealed class AdaptivePausePolicy(TimeSpan keepBelow, EngineCostModel co
 /// <summary>Resolves policy names from configuration.</summary>
 public static class PausePolicyFactory
 {
-    public static IPausePolicy Create(SchedulerOptions options, EngineCostModel costs) => options.PausePolicy switch
+    public static IPausePolicy Create(SchedulerOptions options, CalibratedCosts costs) => options.PausePolicy switch
     {
         PausePolicies.Drop => new DropPausePolicy(),
         PausePolicies.Keep => new KeepPausePolicy(),

@@ -20,6 +20,9 @@ public sealed record WorkerSettings
 
     /// <summary>See <see cref="Scheduler.SchedulerOptions.DecodeFirst"/>; off mixes a prefill chunk into every step.</summary>
     public bool DecodeFirst { get; init; } = true;
+
+    /// <summary>See <see cref="Scheduler.SchedulerOptions.CalibrateCosts"/>; off keeps the default cost model.</summary>
+    public bool CalibrateCosts { get; init; } = true;
     public long HostPoolBytes { get; init; } = 512L << 20;
     public string? DiskSpillDir { get; init; }
     public long DiskSpillBytes { get; init; }
@@ -49,7 +52,7 @@ public sealed record WorkerSettings
     public string? Secret { get; init; }
 
     public static readonly IReadOnlyList<string> OptionNames =
-        ["model", "host", "port", "slots", "ctx-per-slot", "threads", "batch-tokens", "scheduler", "pause-policy", "decode-first", "host-pool-mb", "disk-spill-dir", "disk-spill-mb", "queue", "idle-timeout-s", "parent-pid", "tls-cert", "tls-key", "chat-template", "tool-parser"];
+        ["model", "host", "port", "slots", "ctx-per-slot", "threads", "batch-tokens", "scheduler", "pause-policy", "decode-first", "calibrate-costs", "host-pool-mb", "disk-spill-dir", "disk-spill-mb", "queue", "idle-timeout-s", "parent-pid", "tls-cert", "tls-key", "chat-template", "tool-parser"];
 
     /// <summary>Parses <c>--name value</c> options; every problem is collected into <paramref name="errors"/>.</summary>
     public static WorkerSettings Parse(string[] args, List<string> errors)
@@ -67,6 +70,7 @@ public sealed record WorkerSettings
             Scheduling = o.Get("scheduler", SchedulingPolicies.Mlfq),
             PausePolicy = o.Get("pause-policy", PausePolicies.Adaptive),
             DecodeFirst = o.GetSwitch("decode-first", true),
+            CalibrateCosts = o.GetSwitch("calibrate-costs", true),
             HostPoolBytes = (long)o.GetInt("host-pool-mb", 512, 0, 1 << 20) << 20,
             DiskSpillDir = o.Values.GetValueOrDefault("disk-spill-dir"),
             DiskSpillBytes = (long)o.GetInt("disk-spill-mb", 0, 0, 1 << 24) << 20,
@@ -105,6 +109,7 @@ public sealed record WorkerSettings
         Scheduling = Scheduling,
         PausePolicy = PausePolicy,
         DecodeFirst = DecodeFirst,
+        CalibrateCosts = CalibrateCosts,
         MaxBatchTokens = BatchTokens,
         MaxWaitingTurns = QueueCapacity,
         SessionIdleTimeout = SessionIdleTimeout,

@@ -26,6 +26,7 @@ public sealed class WorkerMetrics
         SessionsParked = f.CreateGauge("serving_num_sessions_parked", "Sessions whose KV is parked in host memory or on disk.");
         SessionsResident = f.CreateGauge("serving_num_sessions_resident", "Sessions whose KV occupies a sequence slot (each holds an admission place).");
         Sessions = f.CreateGauge("serving_num_sessions", "Sessions the scheduler remembers (any state but ended).");
+        EngineCostScale = f.CreateGauge("serving_engine_cost_scale", "Engine step time over the scheduler's default cost model, by part (decode, prefill): what the scheduler has learned about the served model.", new GaugeConfiguration { LabelNames = ["part"] });
         AdmissionWindow = f.CreateGauge("serving_admission_window", "AIMD admission window: slots that sessions may hold at once.");
         AdmissionRejections = f.CreateCounter("serving_admission_rejections_total", "Turns refused because the worker's queue was full (503 with Retry-After).");
         PromptTokens = f.CreateCounter("serving_prompt_tokens_total", "Prompt tokens of finished and running requests.");
@@ -56,6 +57,7 @@ public sealed class WorkerMetrics
     public Gauge SessionsResident { get; }
     public Gauge Sessions { get; }
     public Gauge AdmissionWindow { get; }
+    public Gauge EngineCostScale { get; }
     public Counter AdmissionRejections { get; }
     public Counter PromptTokens { get; }
     public Counter CachedPromptTokens { get; }

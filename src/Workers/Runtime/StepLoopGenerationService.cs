@@ -347,6 +347,8 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
         _metrics.SessionsResident.Set(_stats.ResidentSessions);
         _metrics.Sessions.Set(snapshot.Sessions);
         _metrics.AdmissionWindow.Set(snapshot.AdmissionWindow);
+        _metrics.EngineCostScale.WithLabels("decode").Set(snapshot.CostScales.Decode);
+        _metrics.EngineCostScale.WithLabels("prefill").Set(snapshot.CostScales.Prefill);
         _metrics.Preemptions.IncTo(snapshot.Counters.Preemptions);
         _metrics.AdmissionRejections.IncTo(snapshot.Counters.Rejections);
     }

@@ -9,7 +9,7 @@ public sealed class LevelsAndAdmissionTests
     [Fact]
     public void AdaptiveEviction_LongOverdueSessionBeforeLongPredictedBeforeJustPaused()
     {
-        var policy = PausePolicyFactory.Create(new SchedulerOptions(), new Costs.EngineCostModel());
+        var policy = PausePolicyFactory.Create(new SchedulerOptions(), new Costs.CalibratedCosts(new Costs.EngineCostModel()));
         var now = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
         var justPaused = policy.EvictionScore(now.AddSeconds(-0.5), TimeSpan.FromSeconds(2), now);
         var longPredicted = policy.EvictionScore(now.AddSeconds(-0.5), TimeSpan.FromSeconds(30), now);

@@ -5,7 +5,7 @@ namespace Serving.Scheduler.Tests.Support;
 
 /// <summary>
 /// Drives a scheduler the way the worker does, with a hand-written engine stand-in: each chunk that wants logits
-/// "samples" token 7, and a turn finishes after its MaxNewTokens. Every memory op succeeds unless told otherwise.
+/// "samples" token 7, and a turn finishes after its MaxNewTokens; a step takes the default cost model's time. Every memory op succeeds unless told otherwise.
 /// </summary>
 internal sealed class SchedulerHarness
 {
@@ -26,6 +26,9 @@ internal sealed class SchedulerHarness
     public Dictionary<string, int> MaxTokens { get; } = [];
 
     public HashSet<Type> FailingOps { get; } = [];
+
+    /// <summary>How many times slower than the default cost model the stand-in engine runs decode steps.</summary>
+    public double DecodeSlowdown { get; set; } = 1;
 
     public static int[] Tokens(int count, int start = 100) => Enumerable.Range(start, count).ToArray();
 
@@ -49,7 +52,9 @@ internal sealed class SchedulerHarness
                 finished && toolCallFor == chunk.RequestId, finished && toolCallFor == chunk.RequestId ? "bash" : null));
         }
 
-        Scheduler.Complete(plan, new StepResult(progress, memory, TimeSpan.FromMilliseconds(5)));
+        // The step takes what the default cost model says (decodes times DecodeSlowdown).
+        var (decode, prefill) = new Serving.Scheduler.Costs.EngineCostModel().Split(plan.Chunks.Select(c => (c.Tokens.Length, (long)c.StartPosition, c.IsDecode)));
+        Scheduler.Complete(plan, new StepResult(progress, memory, decode * DecodeSlowdown + prefill));
         return plan;
     }
 
