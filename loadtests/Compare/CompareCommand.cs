@@ -74,7 +74,10 @@ internal static class CompareCommand
             // A model of its own (--model) renders with its own template on both servers; the generated ones (plain
             // ChatML) are given Qwen2.5's tool template on both (RepoPaths.PeerToolTemplate): the same prompt tokens.
             var peerTemplate = p.GetValue(model) is null ? paths.PeerToolTemplate : null;
-            var runner = new CompareRunner(paths.GatewayDll, paths.WorkerDll, paths.LlamaServer, modelPath, shape, Console.Error, peerTemplate);
+            var runner = new CompareRunner(paths.GatewayDll, paths.WorkerDll, paths.LlamaServer, modelPath, shape, Console.Error, peerTemplate)
+            {
+                MetricsFolder = Path.Combine(p.GetValue(report)!, "metrics"),
+            };
             var points = new List<LoadPoint>();
             foreach (var rate in rateList)
             {
@@ -83,7 +86,7 @@ internal static class CompareCommand
                 for (var round = 0; round < roundCount; round++)
                 {
                     Console.Error.WriteLine($"=== arrival rate {rate.ToString(CultureInfo.InvariantCulture)} sessions/s, round {round + 1}/{roundCount}");
-                    runs.Add(await runner.RunAsync(workload, list, chosen.LimitPerRun, round));
+                    runs.Add(await runner.RunAsync(workload, list, chosen.LimitPerRun, round, $"{rate.ToString(CultureInfo.InvariantCulture)}-r{round + 1}"));
                 }
 
                 points.Add(LoadPoint.Of(rate, runs));

@@ -13,15 +13,22 @@ namespace Serving.LoadTests.Compare;
 /// <param name="peerTemplate">Chat template for both servers (see <see cref="RepoPaths.PeerToolTemplate"/>), or null for the GGUF's.</param>
 public sealed class CompareRunner(string gatewayDll, string workerDll, string? llamaServer, string model, ServiceShape shape, TextWriter output, string? peerTemplate = null)
 {
+    /// <summary>
+    /// Where to keep our service's /metrics as they stood at the end of each run (engine phases, step sizes, cache
+    /// hits: what explains a result), as <c>{configuration}-{label}.prom</c>; null keeps none.
+    /// </summary>
+    public string? MetricsFolder { get; init; }
+
     /// <summary>Every configuration once; results in configuration order.</summary>
     /// <param name="round">Rotates the running order (round 1 starts with the second configuration, …), so no
     /// configuration always runs first on a host that drifts.</param>
-    public async Task<List<ReplayResult>> RunAsync(AgentWorkload workload, IReadOnlyList<ServerConfig> configs, TimeSpan limitPerConfig, int round = 0)
+    /// <param name="label">Names this run's kept metrics (see <see cref="MetricsFolder"/>).</param>
+    public async Task<List<ReplayResult>> RunAsync(AgentWorkload workload, IReadOnlyList<ServerConfig> configs, TimeSpan limitPerConfig, int round = 0, string label = "run")
     {
         var results = new ReplayResult[configs.Count];
         foreach (var index in RunningOrder(configs.Count, round))
         {
-            results[index] = await RunOneAsync(workload, configs[index], limitPerConfig);
+            results[index] = await RunOneAsync(workload, configs[index], limitPerConfig, label);
         }
 
         return [.. results];
@@ -30,7 +37,7 @@ public sealed class CompareRunner(string gatewayDll, string workerDll, string? l
     /// <summary>Configuration indices in the order round <paramref name="round"/> runs them.</summary>
     public static IEnumerable<int> RunningOrder(int configs, int round) => Enumerable.Range(0, configs).Select(i => (i + round) % configs);
 
-    public async Task<ReplayResult> RunOneAsync(AgentWorkload workload, ServerConfig config, TimeSpan limit)
+    public async Task<ReplayResult> RunOneAsync(AgentWorkload workload, ServerConfig config, TimeSpan limit, string label = "run")
     {
         output.WriteLine($"== {config.Name}: starting ({shape.Describe()})");
         await using var service = await StartServerAsync(config);
@@ -42,6 +49,11 @@ public sealed class CompareRunner(string gatewayDll, string workerDll, string? l
         var result = await new ReplayHarness(http, "default", output).RunAsync(config.Name, workload, limit);
         await sampling.CancelAsync();
         await sampler;
+        if (MetricsFolder is not null && !config.IsPeer)
+        {
+            await KeepMetricsAsync(http, Path.Combine(MetricsFolder, $"{config.Name}-{label}.prom"));
+        }
+
         output.WriteLine($"== {config.Name}: {result.Turns.Count} turns, {result.Errors} errors, {result.WallSeconds:F1} s");
         if (result.Turns.FirstOrDefault(t => t.Error is not null) is { } failed)
         {
@@ -64,6 +76,19 @@ public sealed class CompareRunner(string gatewayDll, string workerDll, string? l
         return llamaServer is null
             ? throw new InvalidOperationException(RepoPaths.NoPeer)
             : ServiceProcess.StartPeerAsync(llamaServer, model, shape.Slots, shape.ContextPerSlot, shape.Threads, TimeSpan.FromMinutes(3), peerTemplate);
+    }
+
+    private async Task KeepMetricsAsync(HttpClient http, string path)
+    {
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            await File.WriteAllTextAsync(path, await http.GetStringAsync("metrics"));
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException)
+        {
+            output.WriteLine($"== could not keep the metrics in {path}: {e.Message}");
+        }
     }
 
     /// <summary>Max KV use over workers, read from the gateway's merged /metrics every 500 ms.</summary>

@@ -46,6 +46,7 @@ public sealed class WorkerMetrics
         EnginePhase = f.CreateCounter("serving_engine_phase_seconds_total", "Engine-thread time by step phase: plan (scheduler), memory (park/restore/copy), decode (llama_decode), sample (logits, sampling, text, streaming), complete (scheduler bookkeeping, stats).", new CounterConfiguration { LabelNames = ["phase"] });
         ProcessCpu = f.CreateGauge("serving_worker_cpu_seconds", "CPU time used by this worker process (all threads, llama.cpp's included).");
         Registry.AddBeforeCollectCallback(() => ProcessCpu.Set(Environment.CpuUsage.TotalTime.TotalSeconds));
+        DecodeBatch = f.CreateHistogram("serving_decode_batch_sequences", "Sequences decoding together in one engine step (steps with at least one): batching's reach.", new HistogramConfiguration { Buckets = [1, 2, 3, 4, 6, 8, 12, 16, 32, 64, 128, 256] });
         StepTokens = f.CreateHistogram("serving_iteration_tokens", "Tokens per engine step.", new HistogramConfiguration { Buckets = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048] });
     }
 
@@ -58,6 +59,7 @@ public sealed class WorkerMetrics
     public Gauge Sessions { get; }
     public Gauge AdmissionWindow { get; }
     public Gauge EngineCostScale { get; }
+    public Histogram DecodeBatch { get; }
     public Counter AdmissionRejections { get; }
     public Counter PromptTokens { get; }
     public Counter CachedPromptTokens { get; }

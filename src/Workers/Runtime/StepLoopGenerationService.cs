@@ -187,6 +187,11 @@ public sealed partial class StepLoopGenerationService : IGenerationService, IDis
         }
 
         _metrics.StepTokens.Observe(plan.Chunks.Sum(c => c.Tokens.Length));
+        if (plan.Chunks.Count(c => c.IsDecode) is var decodes and > 0)
+        {
+            _metrics.DecodeBatch.Observe(decodes);
+        }
+
         PublishStats();
         _phaseComplete.Inc(Stopwatch.GetElapsedTime(completing).TotalSeconds);
     }

@@ -32,6 +32,10 @@ public sealed class MetricsTests(GatewayFixture gateway)
         Assert.True(after.Sum("serving_prompt_tokens_cached_total") > before.Sum("serving_prompt_tokens_cached_total"));
         Assert.True(after.Sum("serving_park_seconds_count") > before.Sum("serving_park_seconds_count"));
         Assert.Contains("serving_admission_window", after.Types.Keys);
+        Assert.True(after.Sum("serving_decode_batch_sequences_count") > before.Sum("serving_decode_batch_sequences_count"));
+        // What the scheduler learned of this engine's step times: a positive scale per part, whatever the machine.
+        Assert.True(after.Sum("serving_engine_cost_scale", "part", "decode") > 0);
+        Assert.True(after.Sum("serving_engine_cost_scale", "part", "prefill") > 0);
         Assert.Equal("histogram", after.Types["serving_time_to_first_token_seconds"]);
     }
 
