@@ -46,16 +46,20 @@ public sealed partial class JsonSchemaGrammar
     }
 
     /// <summary>
-    /// Values wrapped in fixed text (a tool call around its arguments): one of the alternatives, each its literal then
-    /// its schema's value, then <paramref name="suffix"/>; with <paramref name="separator"/>, one or more of them.
+    /// Values wrapped in fixed text (tool calls around their arguments): <paramref name="before"/>, then one of the
+    /// alternatives (each its literal, its schema's value, then <paramref name="suffix"/>) — with
+    /// <paramref name="separator"/>, one or more of them, separated by it — then <paramref name="after"/>. Empty texts
+    /// are left out.
     /// </summary>
-    public static string Wrap(string prefix, IReadOnlyList<(string Literal, JsonElement? Schema, string Path)> alternatives, string suffix, string? separator = null)
+    public static string Wrap(string before, IReadOnlyList<(string Literal, JsonElement? Schema, string Path)> alternatives, string suffix, string? separator = null, string after = "")
     {
         var grammar = new JsonSchemaGrammar(default, "");
         var bodies = alternatives.Select(a => Literal(a.Literal) + " " + (a.Schema is { } s ? new JsonSchemaGrammar(s, a.Path).Into(grammar, s, a.Path) : "value"));
-        var head = prefix.Length > 0 ? Literal(prefix) + " " : "";
-        grammar._rules["item"] = $"{head}({string.Join(" | ", bodies)}) {Literal(suffix)}";
-        return grammar.Render(separator is null ? "root ::= item" : $"root ::= item ({Literal(separator)} item)*");
+        grammar._rules["item"] = $"({string.Join(" | ", bodies)}){Spaced(suffix)}";
+        var more = separator is null ? "" : $" ({(separator.Length > 0 ? Literal(separator) + " " : "")}item)*";
+        return grammar.Render($"root ::={Spaced(before)} item{more}{Spaced(after)}");
+
+        static string Spaced(string text) => text.Length > 0 ? " " + Literal(text) : "";
     }
 
     /// <summary>Generic JSON: any object (JSON mode).</summary>

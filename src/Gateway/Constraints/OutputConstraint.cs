@@ -6,8 +6,9 @@ namespace Serving.Gateway.Constraints;
 /// <summary>
 /// The grammar a request's output must follow, from (at most one of) <c>response_format</c> json_object /
 /// json_schema, llama.cpp's <c>grammar</c> field (GBNF text), or a <c>tool_choice</c> of "required" or a named
-/// function — which must then produce exactly one call in our tool-call format (<c>&lt;tool_call&gt;{"name": …,
-/// "arguments": …}&lt;/tool_call&gt;</c>) with arguments valid against that tool's <c>parameters</c>. Null: free text.
+/// function — which must then produce exactly one call in the served model's tool-call format (<see cref="ToolCallShape"/>;
+/// Hermes: <c>&lt;tool_call&gt;{"name": …, "arguments": …}&lt;/tool_call&gt;</c>) with arguments valid against that
+/// tool's <c>parameters</c>. Null: free text.
 /// With "auto" (and tools offered, nothing else constraining) the tool-call grammar is lazy: text is free until the
 /// model opens a call, and from <c>&lt;tool_call&gt;</c> on the call must be well formed and its arguments valid
 /// (several calls unless <c>parallel_tool_calls</c> is false) — as llama.cpp's server does. Tools whose schemas
@@ -121,7 +122,8 @@ public static class OutputConstraint
         {
             return shape.Format == ToolCallFormats.QwenCoder
                 ? JsonSchemaGrammar.XmlCalls(alternatives, repeat ? shape.Separator : null)
-                : JsonSchemaGrammar.Wrap("", alternatives.Select(a => (shape.Head(a.Name), (JsonElement?)a.Parameters, a.Path)).ToList(), shape.Closing, repeat ? shape.Separator : null);
+                : JsonSchemaGrammar.Wrap(shape.Before, alternatives.Select(a => (shape.Head(a.Name), (JsonElement?)a.Parameters, a.Path)).ToList(), shape.Closing,
+                    repeat ? shape.Separator : null, shape.After);
         }
         catch (UnsupportedSchemaException e)
         {

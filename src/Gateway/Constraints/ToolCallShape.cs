@@ -6,13 +6,25 @@ namespace Serving.Gateway.Constraints;
 /// <summary>
 /// How the served model writes a tool call, for the grammars that force (<c>tool_choice: "required"</c> or a named
 /// function) or guide (<c>"auto"</c>, lazily) its calls. Workers report their model's format (<c>/stats</c>); the
-/// formats here are those whose calls are plain text a grammar can spell out. Others (Mistral's and DeepSeek's
-/// control-token markers, gpt-oss channels) get no tool grammar.
+/// formats here are those whose calls are plain text a grammar can spell out (Mistral's <c>[TOOL_CALLS]</c> and
+/// <c>[ARGS]</c> are control tokens whose text the grammar matches). Others (DeepSeek's control-token markers,
+/// gpt-oss channels) get no tool grammar.
 /// </summary>
+/// <param name="Opening">Before each call's head.</param>
+/// <param name="Closing">After each call's arguments.</param>
+/// <param name="Separator">Between calls.</param>
 public sealed record ToolCallShape(string Format, string ArgumentsKey, string Opening, string Closing, string Separator, string? LazyTrigger)
 {
+    /// <summary>Before the first call (Mistral's list: <c>[TOOL_CALLS][</c>).</summary>
+    public string Before { get; init; } = "";
+
+    /// <summary>After the last call (Mistral's list: <c>]</c>).</summary>
+    public string After { get; init; } = "";
+
     /// <summary>The call's text up to its arguments object.</summary>
-    public string Head(string name) => $"{Opening}{{\"name\": {JsonSerializer.Serialize(name)}, \"{ArgumentsKey}\": ";
+    public string Head(string name) => Format == ToolCallFormats.MistralV11
+        ? $"{Opening}{name}[ARGS]" // the name is bare text: tool names are [a-zA-Z0-9_-], validated at the gateway
+        : $"{Opening}{{\"name\": {JsonSerializer.Serialize(name)}, \"{ArgumentsKey}\": ";
 
     /// <summary>The shape of <paramref name="format"/>, or null when calls in that format cannot be constrained.</summary>
     public static ToolCallShape? For(string format) => format switch
@@ -22,6 +34,8 @@ public sealed record ToolCallShape(string Format, string ArgumentsKey, string Op
         ToolCallFormats.Llama3 => new(ToolCallFormats.Llama3, "parameters", "", "}", "; ", null),
         // Qwen3-Coder writes XML, not a JSON object: see JsonSchemaGrammar.XmlCalls.
         ToolCallFormats.QwenCoder => new(ToolCallFormats.QwenCoder, "", "<tool_call>\n", "</tool_call>", "\n", "<tool_call>"),
+        ToolCallFormats.Mistral => new(ToolCallFormats.Mistral, "arguments", "", "}", ", ", "[TOOL_CALLS]") { Before = "[TOOL_CALLS][", After = "]" },
+        ToolCallFormats.MistralV11 => new(ToolCallFormats.MistralV11, "", "[TOOL_CALLS]", "", "", "[TOOL_CALLS]"),
         _ => null,
     };
 }

@@ -10,8 +10,14 @@ public static class ToolCallFormats
     public const string Llama3 = "llama3";
     public const string QwenCoder = "qwen3-coder";
 
+    /// <summary>Mistral's call list: <c>[TOOL_CALLS][{"name": …, "arguments": {…}}, …]</c> (Nemo).</summary>
+    public const string Mistral = "mistral";
+
+    /// <summary>Mistral's named calls: <c>[TOOL_CALLS]NAME[ARGS]{…}</c> each (Small 3.2, Devstral, Ministral 3).</summary>
+    public const string MistralV11 = "mistral-v11";
+
     /// <summary>Formats whose calls a grammar can force (<c>tool_choice: "required"</c> or a named function).</summary>
-    public static IReadOnlyList<string> Enforced { get; } = [Hermes, Llama3, QwenCoder];
+    public static IReadOnlyList<string> Enforced { get; } = [Hermes, Llama3, QwenCoder, Mistral, MistralV11];
 
     /// <summary>The 400 message for a forced tool choice on a model whose format is not one of <see cref="Enforced"/>.</summary>
     public static string NotEnforced(string format) =>

@@ -16,6 +16,18 @@ public sealed class QwenCoderToolFormatFixture : GatewayFixture
     protected override string[] ExtraArgs => ["--tool-parser", "qwen3-coder"];
 }
 
+/// <summary>A gateway whose workers serve a model that writes Mistral Nemo's list of calls.</summary>
+public sealed class MistralToolFormatFixture : GatewayFixture
+{
+    protected override string[] ExtraArgs => ["--tool-parser", "mistral"];
+}
+
+/// <summary>A gateway whose workers serve a model that writes Mistral Small 3.2's named calls.</summary>
+public sealed class MistralV11ToolFormatFixture : GatewayFixture
+{
+    protected override string[] ExtraArgs => ["--tool-parser", "mistral-v11"];
+}
+
 /// <summary>
 /// The workers report their model's tool-call format; the gateway builds tool grammars in it, and the worker reads the
 /// calls back in it: <c>tool_choice: "required"</c> works for a model that is not Hermes-style.
@@ -65,4 +77,18 @@ public sealed class QwenCoderToolFormatTests(QwenCoderToolFormatFixture gateway)
 {
     [Fact]
     public Task QwenCoderModel_RequiredToolChoice_EveryAnswerIsOneValidCall_StreamedOrNot() => ToolFormatTests.RequiredCallsAsync(gateway);
+}
+
+[Collection(GatewayCollection.Name)]
+public sealed class MistralToolFormatTests(MistralToolFormatFixture gateway) : IClassFixture<MistralToolFormatFixture>
+{
+    [Fact]
+    public Task MistralModel_RequiredToolChoice_EveryAnswerIsOneValidCall_StreamedOrNot() => ToolFormatTests.RequiredCallsAsync(gateway);
+}
+
+[Collection(GatewayCollection.Name)]
+public sealed class MistralV11ToolFormatTests(MistralV11ToolFormatFixture gateway) : IClassFixture<MistralV11ToolFormatFixture>
+{
+    [Fact]
+    public Task MistralV11Model_RequiredToolChoice_EveryAnswerIsOneValidCall_StreamedOrNot() => ToolFormatTests.RequiredCallsAsync(gateway);
 }

@@ -64,9 +64,20 @@ public sealed class GrammarBuilderTests
         var coder = OutputConstraint.Build(body.RootElement, chat: true, "required", tools, "qwen3-coder")!.Value;
         Assert.Contains("<function=ls>", coder.Grammar);
         Assert.Contains("<parameter=p>", coder.Grammar);
-        var refused = Assert.Throws<ConstraintException>(() => OutputConstraint.Build(body.RootElement, chat: true, "required", tools, "mistral"));
+        // Mistral: Nemo's list of calls, or Small 3.2's named calls; "auto" waits for [TOOL_CALLS] in both.
+        var nemo = OutputConstraint.Build(body.RootElement, chat: true, "required", tools, "mistral")!.Value.Grammar;
+        Assert.StartsWith("root ::= \"[TOOL_CALLS][\" item \"]\"", nemo);
+        Assert.Contains("\"{\\\"name\\\": \\\"ls\\\", \\\"arguments\\\": \"", nemo);
+        var small = OutputConstraint.Build(body.RootElement, chat: true, "required", tools, "mistral-v11")!.Value.Grammar;
+        Assert.StartsWith("root ::= item\n", small);
+        Assert.Contains("\"[TOOL_CALLS]ls[ARGS]\"", small);
+        var parallel = OutputConstraint.Build(body.RootElement, chat: true, null, tools, "mistral")!.Value;
+        Assert.Equal("[TOOL_CALLS]", parallel.Trigger);
+        Assert.StartsWith("root ::= \"[TOOL_CALLS][\" item (\", \" item)* \"]\"", parallel.Grammar);
+        Assert.StartsWith("root ::= item (item)*", OutputConstraint.Build(body.RootElement, chat: true, null, tools, "mistral-v11")!.Value.Grammar);
+        var refused = Assert.Throws<ConstraintException>(() => OutputConstraint.Build(body.RootElement, chat: true, "required", tools, "deepseek"));
         Assert.Equal("tool_choice", refused.Param);
-        Assert.Contains("mistral", refused.Message);
+        Assert.Contains("deepseek", refused.Message);
     }
 
     /// <summary>The GBNF subset the range builder writes ("12", [0-9], {n}, groups, |) as a .NET regex.</summary>

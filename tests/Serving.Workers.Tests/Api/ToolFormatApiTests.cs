@@ -91,7 +91,8 @@ public sealed class ToolFormatApiTests : IAsyncLifetime
         { "hermes", "Checking.\n<tool_call>\n{\"name\": \"list_files\", \"arguments\": {\"path\": \"src\"}}\n</tool_call>" },
         { "qwen3-coder", "<tool_call>\n<function=list_files>\n<parameter=path>\nsrc\n</parameter>\n</function>\n</tool_call>" },
         { "llama3", LlamaCall },
-        { "mistral", "[TOOL_CALLS]list_files[ARGS]{\"path\": \"src\"}" },
+        { "mistral", "[TOOL_CALLS][{\"name\": \"list_files\", \"arguments\": {\"path\": \"src\"}}]" },
+        { "mistral-v11", "[TOOL_CALLS]list_files[ARGS]{\"path\": \"src\"}" },
         { "deepseek", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>list_files<｜tool▁sep｜>{\"path\": \"src\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>" },
         { "gpt-oss", "<|channel|>analysis<|message|>Need the files.<|end|><|start|>assistant<|channel|>commentary to=functions.list_files <|constrain|>json<|message|>{\"path\": \"src\"}" },
     };

@@ -1,18 +1,21 @@
 namespace Serving.Workers.Protocol.ToolCalls;
 
 /// <summary>
-/// Mistral: <c>[TOOL_CALLS][{"name": ..., "arguments": {...}}, ...]</c> (v3 tokenizers, Nemo) or, from the v11
-/// tokenizers on (Mistral Small 3.2, Devstral, Ministral 3), <c>[TOOL_CALLS]NAME[ARGS]{...}</c> per call, with an
-/// optional <c>[CALL_ID]id</c> before <c>[ARGS]</c>.
+/// Mistral: <c>[TOOL_CALLS][{"name": ..., "arguments": {...}}, ...]</c> (v3 tokenizers, Nemo: format <c>mistral</c>)
+/// or, from the v11 tokenizers on (Mistral Small 3.2, Devstral, Ministral 3: format <c>mistral-v11</c>),
+/// <c>[TOOL_CALLS]NAME[ARGS]{...}</c> per call, with an optional <c>[CALL_ID]id</c> before <c>[ARGS]</c>. Either
+/// reads both forms; the name says which one the model writes, which is the one tool grammars spell out.
 /// </summary>
-public sealed class MistralToolCalls : DelimitedToolCallParser
+public sealed class MistralToolCalls(bool namedCalls) : DelimitedToolCallParser
 {
     private const string Args = "[ARGS]";
     private const string CallId = "[CALL_ID]";
 
-    public override string Name => "mistral";
+    public override string Name => namedCalls ? Scheduler.Contracts.ToolCallFormats.MistralV11 : Scheduler.Contracts.ToolCallFormats.Mistral;
 
     protected override string Open => "[TOOL_CALLS]";
+
+    public override string? Trigger => Open;
 
     public override IReadOnlyList<string> Markers => [Open, Args, CallId];
 

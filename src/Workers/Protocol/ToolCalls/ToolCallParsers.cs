@@ -5,7 +5,8 @@ public static class ToolCallParsers
 {
     public static IReadOnlyList<IToolCallParser> All { get; } =
     [
-        new HermesToolCalls(), new QwenCoderToolCalls(), new LlamaToolCalls(), new MistralToolCalls(),
+        new HermesToolCalls(), new QwenCoderToolCalls(), new LlamaToolCalls(), new MistralToolCalls(namedCalls: false),
+        new MistralToolCalls(namedCalls: true),
         new DeepSeekToolCalls(), new HarmonyToolCalls(),
     ];
 
@@ -21,7 +22,7 @@ public static class ToolCallParsers
     public static IToolCallParser ForTemplate(string source) =>
         source.Contains("<function=", StringComparison.Ordinal) && source.Contains("<parameter=", StringComparison.Ordinal) ? ByName("qwen3-coder")!
         : source.Contains("<tool_call>", StringComparison.Ordinal) ? ByName("hermes")!
-        : source.Contains("[TOOL_CALLS]", StringComparison.Ordinal) ? ByName("mistral")!
+        : source.Contains("[TOOL_CALLS]", StringComparison.Ordinal) ? ByName(source.Contains("[ARGS]", StringComparison.Ordinal) ? "mistral-v11" : "mistral")!
         : source.Contains("tool▁calls▁begin", StringComparison.Ordinal) ? ByName("deepseek")!
         : source.Contains("<|channel|>", StringComparison.Ordinal) ? ByName("gpt-oss")!
         : source.Contains("<|python_tag|>", StringComparison.Ordinal) || (source.Contains("<|start_header_id|>", StringComparison.Ordinal) && source.Contains("ipython", StringComparison.Ordinal)) ? ByName("llama3")!
