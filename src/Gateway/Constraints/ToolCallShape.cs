@@ -6,9 +6,8 @@ namespace Serving.Gateway.Constraints;
 /// <summary>
 /// How the served model writes a tool call, for the grammars that force (<c>tool_choice: "required"</c> or a named
 /// function) or guide (<c>"auto"</c>, lazily) its calls. Workers report their model's format (<c>/stats</c>); the
-/// formats here are those whose calls are plain text a grammar can spell out (Mistral's <c>[TOOL_CALLS]</c> and
-/// <c>[ARGS]</c> are control tokens whose text the grammar matches). Others (DeepSeek's control-token markers,
-/// gpt-oss channels) get no tool grammar.
+/// formats here are those whose calls are text a grammar can spell out (Mistral's <c>[TOOL_CALLS]</c> and DeepSeek's
+/// <c>&lt;｜tool▁sep｜&gt;</c> are control tokens whose text the grammar matches). gpt-oss's channels get no tool grammar.
 /// </summary>
 /// <param name="Opening">Before each call's head.</param>
 /// <param name="Closing">After each call's arguments.</param>
@@ -21,9 +20,15 @@ public sealed record ToolCallShape(string Format, string ArgumentsKey, string Op
     /// <summary>After the last call (Mistral's list: <c>]</c>).</summary>
     public string After { get; init; } = "";
 
+    /// <summary>
+    /// For formats that write the name as bare text (Mistral's <c>NAME[ARGS]</c>), what follows it; null when the name
+    /// is a JSON property of the call object.
+    /// </summary>
+    public string? AfterBareName { get; init; }
+
     /// <summary>The call's text up to its arguments object.</summary>
-    public string Head(string name) => Format == ToolCallFormats.MistralV11
-        ? $"{Opening}{name}[ARGS]" // the name is bare text: tool names are [a-zA-Z0-9_-], validated at the gateway
+    public string Head(string name) => AfterBareName is { } after
+        ? $"{Opening}{name}{after}" // tool names are [a-zA-Z0-9_-] (validated at the gateway): nothing to escape
         : $"{Opening}{{\"name\": {JsonSerializer.Serialize(name)}, \"{ArgumentsKey}\": ";
 
     /// <summary>The shape of <paramref name="format"/>, or null when calls in that format cannot be constrained.</summary>
@@ -35,7 +40,15 @@ public sealed record ToolCallShape(string Format, string ArgumentsKey, string Op
         // Qwen3-Coder writes XML, not a JSON object: see JsonSchemaGrammar.XmlCalls.
         ToolCallFormats.QwenCoder => new(ToolCallFormats.QwenCoder, "", "<tool_call>\n", "</tool_call>", "\n", "<tool_call>"),
         ToolCallFormats.Mistral => new(ToolCallFormats.Mistral, "arguments", "", "}", ", ", "[TOOL_CALLS]") { Before = "[TOOL_CALLS][", After = "]" },
-        ToolCallFormats.MistralV11 => new(ToolCallFormats.MistralV11, "", "[TOOL_CALLS]", "", "", "[TOOL_CALLS]"),
+        ToolCallFormats.MistralV11 => new(ToolCallFormats.MistralV11, "", "[TOOL_CALLS]", "", "", "[TOOL_CALLS]") { AfterBareName = "[ARGS]" },
+        ToolCallFormats.DeepSeek => new(ToolCallFormats.DeepSeek, "", "<｜tool▁call▁begin｜>function<｜tool▁sep｜>", "\n```<｜tool▁call▁end｜>", "\n", "<｜tool▁calls▁begin｜>")
+        {
+            AfterBareName = "\n```json\n", Before = "<｜tool▁calls▁begin｜>", After = "<｜tool▁calls▁end｜>",
+        },
+        ToolCallFormats.DeepSeekV31 => new(ToolCallFormats.DeepSeekV31, "", "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>", "", "<｜tool▁calls▁begin｜>")
+        {
+            AfterBareName = "<｜tool▁sep｜>", Before = "<｜tool▁calls▁begin｜>", After = "<｜tool▁calls▁end｜>",
+        },
         _ => null,
     };
 }

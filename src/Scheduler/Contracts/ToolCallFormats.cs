@@ -16,8 +16,14 @@ public static class ToolCallFormats
     /// <summary>Mistral's named calls: <c>[TOOL_CALLS]NAME[ARGS]{…}</c> each (Small 3.2, Devstral, Ministral 3).</summary>
     public const string MistralV11 = "mistral-v11";
 
+    /// <summary>DeepSeek V3 / R1: <c>…function&lt;｜tool▁sep｜&gt;NAME</c>, arguments in a json code fence.</summary>
+    public const string DeepSeek = "deepseek";
+
+    /// <summary>DeepSeek V3.1: <c>…NAME&lt;｜tool▁sep｜&gt;{…}</c>.</summary>
+    public const string DeepSeekV31 = "deepseek-v3.1";
+
     /// <summary>Formats whose calls a grammar can force (<c>tool_choice: "required"</c> or a named function).</summary>
-    public static IReadOnlyList<string> Enforced { get; } = [Hermes, Llama3, QwenCoder, Mistral, MistralV11];
+    public static IReadOnlyList<string> Enforced { get; } = [Hermes, Llama3, QwenCoder, Mistral, MistralV11, DeepSeek, DeepSeekV31];
 
     /// <summary>The 400 message for a forced tool choice on a model whose format is not one of <see cref="Enforced"/>.</summary>
     public static string NotEnforced(string format) =>

@@ -20,7 +20,7 @@ internal static class ServeCommand
             Console.Error.WriteLine("usage: Serving.Workers serve --model PATH [--port N] [--slots 8] [--ctx-per-slot 2048] [--threads N] " +
                                     "[--batch-tokens 512] [--scheduler mlfq|fcfs] [--pause-policy drop|keep|ttl|adaptive] [--decode-first on|off] [--calibrate-costs on|off] " +
                                     "[--host-pool-mb 512] [--disk-spill-dir DIR --disk-spill-mb N] [--queue 1024] [--host 127.0.0.1] [--tls-cert cert.pem --tls-key key.pem] " +
-                                    "[--chat-template FILE.jinja] [--tool-parser hermes|qwen3-coder|llama3|mistral|mistral-v11|deepseek|gpt-oss]");
+                                    "[--chat-template FILE.jinja] [--tool-parser hermes|qwen3-coder|llama3|mistral|mistral-v11|deepseek|deepseek-v3.1|gpt-oss]");
             return 2;
         }
 

@@ -28,6 +28,18 @@ public sealed class MistralV11ToolFormatFixture : GatewayFixture
     protected override string[] ExtraArgs => ["--tool-parser", "mistral-v11"];
 }
 
+/// <summary>A gateway whose workers serve a model that writes DeepSeek R1's calls (arguments in a json fence).</summary>
+public sealed class DeepSeekToolFormatFixture : GatewayFixture
+{
+    protected override string[] ExtraArgs => ["--tool-parser", "deepseek"];
+}
+
+/// <summary>A gateway whose workers serve a model that writes DeepSeek V3.1's calls.</summary>
+public sealed class DeepSeekV31ToolFormatFixture : GatewayFixture
+{
+    protected override string[] ExtraArgs => ["--tool-parser", "deepseek-v3.1"];
+}
+
 /// <summary>
 /// The workers report their model's tool-call format; the gateway builds tool grammars in it, and the worker reads the
 /// calls back in it: <c>tool_choice: "required"</c> works for a model that is not Hermes-style.
@@ -91,4 +103,18 @@ public sealed class MistralV11ToolFormatTests(MistralV11ToolFormatFixture gatewa
 {
     [Fact]
     public Task MistralV11Model_RequiredToolChoice_EveryAnswerIsOneValidCall_StreamedOrNot() => ToolFormatTests.RequiredCallsAsync(gateway);
+}
+
+[Collection(GatewayCollection.Name)]
+public sealed class DeepSeekToolFormatTests(DeepSeekToolFormatFixture gateway) : IClassFixture<DeepSeekToolFormatFixture>
+{
+    [Fact]
+    public Task DeepSeekModel_RequiredToolChoice_EveryAnswerIsOneValidCall_StreamedOrNot() => ToolFormatTests.RequiredCallsAsync(gateway);
+}
+
+[Collection(GatewayCollection.Name)]
+public sealed class DeepSeekV31ToolFormatTests(DeepSeekV31ToolFormatFixture gateway) : IClassFixture<DeepSeekV31ToolFormatFixture>
+{
+    [Fact]
+    public Task DeepSeekV31Model_RequiredToolChoice_EveryAnswerIsOneValidCall_StreamedOrNot() => ToolFormatTests.RequiredCallsAsync(gateway);
 }

@@ -75,9 +75,17 @@ public sealed class GrammarBuilderTests
         Assert.Equal("[TOOL_CALLS]", parallel.Trigger);
         Assert.StartsWith("root ::= \"[TOOL_CALLS][\" item (\", \" item)* \"]\"", parallel.Grammar);
         Assert.StartsWith("root ::= item (item)*", OutputConstraint.Build(body.RootElement, chat: true, null, tools, "mistral-v11")!.Value.Grammar);
-        var refused = Assert.Throws<ConstraintException>(() => OutputConstraint.Build(body.RootElement, chat: true, "required", tools, "deepseek"));
+        // DeepSeek: R1's fenced arguments, V3.1's bare ones, inside the list markers.
+        var r1 = OutputConstraint.Build(body.RootElement, chat: true, "required", tools, "deepseek")!.Value.Grammar;
+        Assert.StartsWith("root ::= \"<｜tool▁calls▁begin｜>\" item \"<｜tool▁calls▁end｜>\"", r1);
+        Assert.Contains("\"<｜tool▁call▁begin｜>function<｜tool▁sep｜>ls\\n```json\\n\"", r1);
+        Assert.Contains("\"\\n```<｜tool▁call▁end｜>\"", r1);
+        var v31 = OutputConstraint.Build(body.RootElement, chat: true, null, tools, "deepseek-v3.1")!.Value;
+        Assert.Equal("<｜tool▁calls▁begin｜>", v31.Trigger);
+        Assert.Contains("\"<｜tool▁call▁begin｜>ls<｜tool▁sep｜>\"", v31.Grammar);
+        var refused = Assert.Throws<ConstraintException>(() => OutputConstraint.Build(body.RootElement, chat: true, "required", tools, "gpt-oss"));
         Assert.Equal("tool_choice", refused.Param);
-        Assert.Contains("deepseek", refused.Message);
+        Assert.Contains("gpt-oss", refused.Message);
     }
 
     /// <summary>The GBNF subset the range builder writes ("12", [0-9], {n}, groups, |) as a .NET regex.</summary>

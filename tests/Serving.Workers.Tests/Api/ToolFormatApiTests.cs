@@ -93,7 +93,8 @@ public sealed class ToolFormatApiTests : IAsyncLifetime
         { "llama3", LlamaCall },
         { "mistral", "[TOOL_CALLS][{\"name\": \"list_files\", \"arguments\": {\"path\": \"src\"}}]" },
         { "mistral-v11", "[TOOL_CALLS]list_files[ARGS]{\"path\": \"src\"}" },
-        { "deepseek", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>list_files<｜tool▁sep｜>{\"path\": \"src\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>" },
+        { "deepseek", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>list_files\n```json\n{\"path\": \"src\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>" },
+        { "deepseek-v3.1", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>list_files<｜tool▁sep｜>{\"path\": \"src\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>" },
         { "gpt-oss", "<|channel|>analysis<|message|>Need the files.<|end|><|start|>assistant<|channel|>commentary to=functions.list_files <|constrain|>json<|message|>{\"path\": \"src\"}" },
     };
 

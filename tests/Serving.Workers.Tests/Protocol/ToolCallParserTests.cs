@@ -32,7 +32,7 @@ public sealed class ToolCallParserTests
         { "meta-llama-Llama-3.3-70B-Instruct.jinja", "llama3", "<|eot_id|>", 1 },
         { "mistralai-Mistral-Nemo-Instruct-2407.jinja", "mistral", "</s>", 2 },
         { "Mistral-Small-3.2-24B-Instruct-2506.jinja", "mistral-v11", "</s>", 2 },
-        { "deepseek-ai-DeepSeek-V3.1.jinja", "deepseek", "<｜end▁of▁sentence｜>", 2 },
+        { "deepseek-ai-DeepSeek-V3.1.jinja", "deepseek-v3.1", "<｜end▁of▁sentence｜>", 2 },
         { "llama-cpp-deepseek-r1.jinja", "deepseek", "<｜end▁of▁sentence｜>", 2 },
         { "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", "deepseek", "<｜end▁of▁sentence｜>", 2 },
         { "openai-gpt-oss-120b.jinja", "gpt-oss", "<|call|>", 1 },

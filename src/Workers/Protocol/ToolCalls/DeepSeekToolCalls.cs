@@ -1,18 +1,22 @@
 namespace Serving.Workers.Protocol.ToolCalls;
 
 /// <summary>
-/// DeepSeek V3 / R1: <c>&lt;｜tool▁calls▁begin｜&gt;&lt;｜tool▁call▁begin｜&gt;function&lt;｜tool▁sep｜&gt;NAME</c>, then the
-/// arguments in a json code fence, <c>&lt;｜tool▁call▁end｜&gt;</c>; V3.1 writes <c>NAME&lt;｜tool▁sep｜&gt;{...}</c> instead.
+/// DeepSeek V3 / R1 (format <c>deepseek</c>): <c>&lt;｜tool▁calls▁begin｜&gt;&lt;｜tool▁call▁begin｜&gt;function&lt;｜tool▁sep｜&gt;NAME</c>,
+/// then the arguments in a json code fence, <c>&lt;｜tool▁call▁end｜&gt;</c>; V3.1 (format <c>deepseek-v3.1</c>) writes
+/// <c>NAME&lt;｜tool▁sep｜&gt;{...}</c> instead. Either reads both forms; the name says which one the model writes,
+/// which is the one tool grammars spell out.
 /// </summary>
-public sealed class DeepSeekToolCalls : DelimitedToolCallParser
+public sealed class DeepSeekToolCalls(bool fenced) : DelimitedToolCallParser
 {
     private const string CallBegin = "<｜tool▁call▁begin｜>";
     private const string CallEnd = "<｜tool▁call▁end｜>";
     private const string Separator = "<｜tool▁sep｜>";
 
-    public override string Name => "deepseek";
+    public override string Name => fenced ? Scheduler.Contracts.ToolCallFormats.DeepSeek : Scheduler.Contracts.ToolCallFormats.DeepSeekV31;
 
     protected override string Open => "<｜tool▁calls▁begin｜>";
+
+    public override string? Trigger => Open;
 
     protected override string? Close => "<｜tool▁calls▁end｜>";
 

@@ -7,7 +7,7 @@ public static class ToolCallParsers
     [
         new HermesToolCalls(), new QwenCoderToolCalls(), new LlamaToolCalls(), new MistralToolCalls(namedCalls: false),
         new MistralToolCalls(namedCalls: true),
-        new DeepSeekToolCalls(), new HarmonyToolCalls(),
+        new DeepSeekToolCalls(fenced: true), new DeepSeekToolCalls(fenced: false), new HarmonyToolCalls(),
     ];
 
     public static IToolCallParser Default => All[0];
@@ -23,7 +23,7 @@ public static class ToolCallParsers
         source.Contains("<function=", StringComparison.Ordinal) && source.Contains("<parameter=", StringComparison.Ordinal) ? ByName("qwen3-coder")!
         : source.Contains("<tool_call>", StringComparison.Ordinal) ? ByName("hermes")!
         : source.Contains("[TOOL_CALLS]", StringComparison.Ordinal) ? ByName(source.Contains("[ARGS]", StringComparison.Ordinal) ? "mistral-v11" : "mistral")!
-        : source.Contains("tool▁calls▁begin", StringComparison.Ordinal) ? ByName("deepseek")!
+        : source.Contains("tool▁calls▁begin", StringComparison.Ordinal) ? ByName(source.Contains("```json", StringComparison.Ordinal) ? "deepseek" : "deepseek-v3.1")!
         : source.Contains("<|channel|>", StringComparison.Ordinal) ? ByName("gpt-oss")!
         : source.Contains("<|python_tag|>", StringComparison.Ordinal) || (source.Contains("<|start_header_id|>", StringComparison.Ordinal) && source.Contains("ipython", StringComparison.Ordinal)) ? ByName("llama3")!
         : Default;
