@@ -26,7 +26,7 @@ public sealed class WorkerCrashTests(CrashGatewayFixture gateway) : IClassFixtur
             {
                 if (update.ContentUpdate.Count > 0 && ++received == 1)
                 {
-                    gateway.Supervisor.Processes.Values.Single().Kill();
+                    gateway.KillWorker();
                 }
             }
         });
@@ -36,7 +36,7 @@ public sealed class WorkerCrashTests(CrashGatewayFixture gateway) : IClassFixtur
         Assert.NotNull(failure);
         Assert.True(failure is ClientResultException or IOException or HttpRequestException, failure.GetType().Name + ": " + failure.Message);
 
-        await gateway.WaitUntilReadyAsync();
+        await gateway.WaitForReplacementsAsync();
         var next = (await session.CompleteChatAsync(messages, new ChatCompletionOptions { Temperature = 0f, MaxOutputTokenCount = 4 })).Value;
         Assert.Equal(4, next.Usage.OutputTokenCount);
         Assert.Equal(0, next.Usage.InputTokenDetails.CachedTokenCount); // the new worker recomputed the prefix
@@ -73,7 +73,7 @@ public sealed class WorkerCrashTests(CrashGatewayFixture gateway) : IClassFixtur
 
                     if (text.Length > 0 && Interlocked.Exchange(ref killed, 1) == 0)
                     {
-                        gateway.Supervisor.Processes.Values.Single().Kill();
+                        gateway.KillWorker();
                     }
                 }
             });
@@ -86,7 +86,7 @@ public sealed class WorkerCrashTests(CrashGatewayFixture gateway) : IClassFixtur
             Assert.True(failure is ClientResultException or IOException or HttpRequestException, failure!.GetType().Name + ": " + failure.Message);
         }
 
-        await gateway.WaitUntilReadyAsync();
+        await gateway.WaitForReplacementsAsync();
         for (var i = 0; i < 16; i++)
         {
             // The same conversation as a brand-new session, alone: what the model says from nothing but these messages.

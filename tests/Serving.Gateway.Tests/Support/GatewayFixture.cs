@@ -49,6 +49,37 @@ public class GatewayFixture : IAsyncLifetime
         await WaitUntilReadyAsync();
     }
 
+    /// <summary>Kills the (single) worker process; <see cref="WaitForReplacementsAsync"/> waits for its successor.</summary>
+    public void KillWorker()
+    {
+        var worker = Supervisor.Processes.Values.Single();
+        _killed.Add(worker.Id);
+        worker.Kill();
+    }
+
+    /// <summary>
+    /// Waits until every worker killed by <see cref="KillWorker"/> is gone from the gateway's processes and the gateway
+    /// is ready again. Waiting for readiness alone would race: until the gateway notices an exit, it still reports ready.
+    /// </summary>
+    public async Task WaitForReplacementsAsync()
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        foreach (var killed in _killed)
+        {
+            while (Supervisor.Processes.Values.Any(p => p.Id == killed))
+            {
+                if (DateTime.UtcNow > deadline) throw new TimeoutException("the gateway did not replace the killed worker");
+                await Task.Delay(50);
+            }
+        }
+
+        _killed.Clear();
+        await WaitUntilReadyAsync();
+    }
+
+    /// <summary>Process ids of killed workers (the supervisor disposes their Process objects).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentBag<int> _killed = [];
+
     /// <summary>Waits for the worker processes (external state) to report ready, up to a minute.</summary>
     public async Task WaitUntilReadyAsync()
     {
