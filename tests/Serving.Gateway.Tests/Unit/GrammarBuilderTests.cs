@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Serving.Gateway.Constraints;
+using Serving.Scheduler.Contracts;
 
 namespace Serving.Gateway.Tests.Unit;
 
@@ -86,6 +87,14 @@ public sealed class GrammarBuilderTests
         var refused = Assert.Throws<ConstraintException>(() => OutputConstraint.Build(body.RootElement, chat: true, "required", tools, "gpt-oss"));
         Assert.Equal("tool_choice", refused.Param);
         Assert.Contains("gpt-oss", refused.Message);
+    }
+
+    [Fact]
+    public void EveryFormatNamedEnforced_HasAShape_AndNoOtherDoes()
+    {
+        // ToolCallFormats.Enforced (shared with the workers, for their 400 message) and ToolCallShape.For are two lists.
+        Assert.All(ToolCallFormats.Enforced, format => Assert.Equal(format, ToolCallShape.For(format)?.Format));
+        Assert.Null(ToolCallShape.For("gpt-oss"));
     }
 
     /// <summary>The GBNF subset the range builder writes ("12", [0-9], {n}, groups, |) as a .NET regex.</summary>

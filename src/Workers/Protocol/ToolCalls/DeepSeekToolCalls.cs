@@ -16,8 +16,6 @@ public sealed class DeepSeekToolCalls(bool fenced) : DelimitedToolCallParser
 
     protected override string Open => "<｜tool▁calls▁begin｜>";
 
-    public override string? Trigger => Open;
-
     protected override string? Close => "<｜tool▁calls▁end｜>";
 
     public override IReadOnlyList<string> Markers => [Open, Close!, CallBegin, CallEnd, Separator];

@@ -19,8 +19,6 @@ public abstract class DelimitedToolCallParser : IToolCallParser
 
     public virtual IReadOnlyList<string> Markers => [Open];
 
-    public virtual string? Trigger => null;
-
     /// <summary>The result of reading one block's body.</summary>
     protected readonly record struct Block(List<PartialToolCall> Calls, int End, bool Valid)
     {

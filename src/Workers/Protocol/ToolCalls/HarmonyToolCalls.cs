@@ -19,8 +19,6 @@ public sealed class HarmonyToolCalls : IToolCallParser
 
     public IReadOnlyList<string> Markers => [Channel, Message, "<|start|>", "<|constrain|>", .. Ends];
 
-    public string? Trigger => null;
-
     public bool ReadsEveryAnswer => true;
 
     public ToolCallSnapshot Parse(string text, OfferedTools tools, bool final)

@@ -15,7 +15,5 @@ public sealed class HermesToolCalls : DelimitedToolCallParser
     // <tool_call> is an ordinary (user-defined) token in Qwen vocabularies: nothing for the engine to show.
     public override IReadOnlyList<string> Markers => [];
 
-    public override string? Trigger => ToolCallFormat.Open;
-
     protected override Block ReadBlock(string text, int start, OfferedTools tools) => ReadJsonCall(text, start, "arguments", "parameters");
 }

@@ -14,9 +14,6 @@ public interface IToolCallParser
     /// <summary>Control-token texts the model writes around calls; the engine shows them in generated text.</summary>
     IReadOnlyList<string> Markers { get; }
 
-    /// <summary>Where calls start (Hermes' <c>&lt;tool_call&gt;</c>): a lazy grammar can wait for it. Null when the family has none.</summary>
-    string? Trigger { get; }
-
     /// <summary>
     /// True when the answer itself is wrapped in the format (gpt-oss's channels), so every answer is read, not only
     /// those of requests that offered tools.

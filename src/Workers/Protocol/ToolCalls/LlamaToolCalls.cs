@@ -13,8 +13,6 @@ public sealed class LlamaToolCalls : IToolCallParser
 
     public IReadOnlyList<string> Markers => [PythonTag];
 
-    public string? Trigger => null;
-
     public ToolCallSnapshot Parse(string text, OfferedTools tools, bool final)
     {
         var i = JsonScan.SkipSpace(text, 0);

@@ -15,8 +15,6 @@ public sealed class MistralToolCalls(bool namedCalls) : DelimitedToolCallParser
 
     protected override string Open => "[TOOL_CALLS]";
 
-    public override string? Trigger => Open;
-
     public override IReadOnlyList<string> Markers => [Open, Args, CallId];
 
     protected override Block ReadBlock(string text, int start, OfferedTools tools)
